@@ -1,0 +1,407 @@
+//! The Bayeux protocol state machine: turns a batch of incoming messages into the
+//! response, whatever transport carried them.
+//!
+//! Each meta channel has its handler here; sessions and subscriptions are reached only
+//! through the [`Engine`]. A `/meta/connect` that has to wait is held here too, so every
+//! transport holds connects the same way (CN-3 to CN-8).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::BayeuxError;
+use crate::protocol::{
+    event, meta, Advice, ChannelKind, ChannelName, ChannelPattern, Message, Reconnect, Reply,
+};
+use crate::service::{ServiceRequest, Services};
+use crate::session::{ConnectTicket, EndReason, Session, SessionState};
+
+/// The protocol core shared by every transport.
+pub struct Bayeux {
+    engine: Arc<dyn Engine>,
+    config: Config,
+    services: Services,
+    connection_types: Vec<&'static str>,
+    /// Cancelled once when the server shuts down; held connects then answer at once
+    /// (CN-8) and the sweeper stops.
+    shutdown: CancellationToken,
+}
+
+/// The parts of a response, kept apart so they can be put in MSG-6 order.
+#[derive(Debug, Default)]
+pub struct Response {
+    handshake: Option<Bytes>,
+    events: Vec<Bytes>,
+    replies: Vec<Bytes>,
+    connect: Option<Bytes>,
+}
+
+impl Response {
+    /// The response as one JSON array, built by concatenating already-serialized messages.
+    pub fn to_json_array(&self) -> Bytes {
+        let parts = self
+            .handshake
+            .iter()
+            .chain(&self.events)
+            .chain(&self.replies)
+            .chain(&self.connect);
+        let len = parts.clone().map(|p| p.len() + 1).sum::<usize>() + 2;
+        let mut buf = BytesMut::with_capacity(len);
+        buf.put_u8(b'[');
+        for (i, part) in parts.enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            buf.put_slice(part);
+        }
+        buf.put_u8(b']');
+        buf.freeze()
+    }
+}
+
+/// A connect that passed its checks and may still have to wait.
+struct PendingConnect<'a> {
+    session: Arc<Session>,
+    ticket: ConnectTicket,
+    id: Option<&'a RawValue>,
+    /// How long to hold it; `None` answers at once.
+    hold: Option<Duration>,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Bayeux {
+    /// A protocol core over `engine`.
+    pub fn new(engine: Arc<dyn Engine>, config: Config, services: Services) -> Self {
+        let connection_types = config.connection_types.iter().map(|t| t.as_str()).collect();
+        Self {
+            engine,
+            config,
+            services,
+            connection_types,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The settings the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The engine, for server-side publishing and monitoring.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// Answers held connects and stops the sweeper (CN-8).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Ends expired sessions every `sweep_period` until shutdown (SES-2).
+    pub async fn run_sweeper(self: Arc<Self>) {
+        let idle = self.config.interval + self.config.max_interval;
+        let mut ticks = tokio::time::interval(self.config.sweep_period);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = self.shutdown.cancelled() => return,
+            }
+            let expired = self.engine.expire_idle(idle);
+            if expired > 0 {
+                tracing::debug!(expired, "swept expired sessions");
+            }
+        }
+    }
+
+    fn advice(&self, reconnect: Reconnect) -> Advice {
+        Advice {
+            reconnect,
+            interval: millis(self.config.interval),
+            timeout: Some(millis(self.config.timeout)),
+            max_interval: None,
+        }
+    }
+
+    fn offers(&self, connection_type: &str) -> bool {
+        self.connection_types.contains(&connection_type)
+    }
+
+    /// Processes one request's messages and returns what to answer (MSG-1, MSG-6).
+    pub async fn handle(&self, batch: &[Message<'_>]) -> Response {
+        let mut response = Response::default();
+        let is_handshake =
+            |m: &Message<'_>| m.channel().is_ok_and(|channel| channel == meta::HANDSHAKE);
+        if batch.len() > 1 && batch.iter().any(is_handshake) {
+            for message in batch {
+                let channel = message.channel().ok();
+                let reply = Reply::failed(
+                    channel.as_deref(),
+                    message.id(),
+                    &BayeuxError::HandshakeNotAlone,
+                );
+                response.replies.push(reply.to_bytes());
+            }
+            return response;
+        }
+        let alone = batch.len() == 1;
+        let mut connect: Option<PendingConnect<'_>> = None;
+        for message in batch {
+            let channel = match message.channel() {
+                Ok(channel) => channel,
+                Err(error) => {
+                    let reply = Reply::failed(None, message.id(), &error);
+                    response.replies.push(reply.to_bytes());
+                    continue;
+                }
+            };
+            match channel.as_str() {
+                meta::HANDSHAKE => response.handshake = Some(self.handshake(message)),
+                meta::CONNECT => match self.begin_connect(message, alone) {
+                    Ok(pending) => {
+                        // Two connects in one request: the earlier one is answered empty.
+                        if let Some(earlier) = connect.replace(pending) {
+                            let (_, reply) = self.complete_connect(earlier).await;
+                            response.replies.push(reply);
+                        }
+                    }
+                    Err(error) => {
+                        let reply = Reply::failed(Some(meta::CONNECT), message.id(), &error);
+                        response.replies.push(reply.to_bytes());
+                    }
+                },
+                meta::SUBSCRIBE => response.replies.push(self.subscription(message, true)),
+                meta::UNSUBSCRIBE => response.replies.push(self.subscription(message, false)),
+                meta::DISCONNECT => response.replies.push(self.disconnect(message)),
+                other if other == "/meta" || other.starts_with("/meta/") => {
+                    let error = BayeuxError::UnknownMetaChannel(channel.clone());
+                    let reply = Reply::failed(Some(&channel), message.id(), &error);
+                    response.replies.push(reply.to_bytes());
+                }
+                _ => response.replies.push(self.publish(message, &channel)),
+            }
+        }
+        if let Some(pending) = connect {
+            let (events, reply) = self.complete_connect(pending).await;
+            response.events = events;
+            response.connect = Some(reply);
+        }
+        response
+    }
+
+    /// The live session a message names (ERR-1, ERR-2); any message extends its life.
+    fn session_of(&self, message: &Message<'_>) -> Result<Arc<Session>, BayeuxError> {
+        let client_id = message.client_id()?;
+        let session = self
+            .engine
+            .session(&client_id)
+            .ok_or(BayeuxError::UnknownClient(client_id))?;
+        session.touch();
+        Ok(session)
+    }
+
+    fn handshake(&self, message: &Message<'_>) -> Bytes {
+        let id = message.id();
+        let negotiated = message.version().and_then(|_| {
+            let types = message.supported_connection_types()?;
+            if types.iter().any(|t| self.offers(t)) {
+                Ok(())
+            } else {
+                Err(BayeuxError::UnsupportedConnectionType(types.join(",")))
+            }
+        });
+        match negotiated {
+            Ok(()) => {
+                let session = self.engine.create_session();
+                tracing::debug!(client_id = session.id(), "handshake");
+                let advice = Advice {
+                    max_interval: Some(millis(self.config.max_interval)),
+                    ..self.advice(Reconnect::Retry)
+                };
+                Reply::ok(meta::HANDSHAKE, id)
+                    .client_id(session.id())
+                    .handshake(&self.connection_types)
+                    .advice(advice)
+                    .to_bytes()
+            }
+            Err(error) => Reply::failed(Some(meta::HANDSHAKE), id, &error)
+                .advice(Advice::HANDSHAKE)
+                .to_bytes(),
+        }
+    }
+
+    fn begin_connect<'a>(
+        &self,
+        message: &Message<'a>,
+        alone: bool,
+    ) -> Result<PendingConnect<'a>, BayeuxError> {
+        let session = self.session_of(message)?;
+        let connection_type = message.connection_type()?;
+        if !self.offers(&connection_type) {
+            return Err(BayeuxError::UnsupportedConnectionType(connection_type));
+        }
+        let advice = message.advice()?;
+        let ticket = session
+            .begin_connect()
+            .ok_or_else(|| BayeuxError::UnknownClient(session.id().to_owned()))?;
+        let at_once = ticket.first
+            || !alone
+            || advice.timeout == Some(0)
+            || session.has_messages()
+            || self.shutdown.is_cancelled();
+        let hold = (!at_once).then(|| {
+            let asked = advice.timeout.map(Duration::from_millis);
+            asked.map_or(self.config.timeout, |t| t.min(self.config.timeout))
+        });
+        Ok(PendingConnect {
+            session,
+            ticket,
+            id: message.id(),
+            hold,
+        })
+    }
+
+    /// Waits out a held connect (CN-6), then returns the events it delivers and its reply.
+    async fn complete_connect(&self, pending: PendingConnect<'_>) -> (Vec<Bytes>, Bytes) {
+        let PendingConnect {
+            session,
+            ticket,
+            id,
+            hold,
+        } = pending;
+        if let Some(hold) = hold {
+            // Whatever ends the wait, the answer is built from the session's state below;
+            // on shutdown that state is unchanged, so the client is told to retry (CN-8).
+            tokio::select! {
+                _ = session.wait(ticket) => {}
+                _ = tokio::time::sleep(hold) => {}
+                _ = self.shutdown.cancelled() => {}
+            }
+        }
+        let events = if session.is_holder(ticket) {
+            session.drain()
+        } else {
+            Vec::new()
+        };
+        session.end_connect(ticket);
+        let reply = match session.state() {
+            SessionState::Ended(EndReason::Disconnected) => Reply::ok(meta::CONNECT, id)
+                .client_id(session.id())
+                .advice(self.advice(Reconnect::None)),
+            SessionState::Ended(_) => {
+                let error = BayeuxError::UnknownClient(session.id().to_owned());
+                Reply::failed(Some(meta::CONNECT), id, &error)
+            }
+            _ => Reply::ok(meta::CONNECT, id)
+                .client_id(session.id())
+                .advice(self.advice(Reconnect::Retry)),
+        };
+        (events, reply.to_bytes())
+    }
+
+    /// `/meta/subscribe` and `/meta/unsubscribe` (SUB-1 to SUB-5, UNSUB-1).
+    fn subscription(&self, message: &Message<'_>, subscribe: bool) -> Bytes {
+        let channel = if subscribe {
+            meta::SUBSCRIBE
+        } else {
+            meta::UNSUBSCRIBE
+        };
+        let id = message.id();
+        let result = (|| {
+            let session = self.session_of(message)?;
+            let subscription = message.subscription()?;
+            let mut patterns = Vec::with_capacity(subscription.channels.len());
+            for name in &subscription.channels {
+                let pattern = ChannelPattern::parse(name)
+                    .ok_or_else(|| BayeuxError::InvalidChannel(name.clone()))?;
+                match pattern.kind() {
+                    ChannelKind::Meta => return Err(BayeuxError::ForbiddenChannel(name.clone())),
+                    // Service messages never reach subscribers (SUB-4): nothing to record.
+                    ChannelKind::Service => {}
+                    ChannelKind::Broadcast => patterns.push(pattern),
+                }
+            }
+            if subscribe {
+                self.engine.subscribe(&session, &patterns);
+            } else {
+                self.engine.unsubscribe(&session, &patterns);
+            }
+            Ok((session, subscription.raw))
+        })();
+        match result {
+            Ok((session, raw)) => Reply::ok(channel, id)
+                .client_id(session.id())
+                .subscription(raw)
+                .to_bytes(),
+            Err(error) => {
+                let reply = Reply::failed(Some(channel), id, &error);
+                match message.subscription() {
+                    Ok(subscription) => reply.subscription(subscription.raw).to_bytes(),
+                    Err(_) => reply.to_bytes(),
+                }
+            }
+        }
+    }
+
+    /// `/meta/disconnect` (DISC-1, DISC-2).
+    fn disconnect(&self, message: &Message<'_>) -> Bytes {
+        match self.session_of(message) {
+            Ok(session) => {
+                self.engine.end_session(&session, EndReason::Disconnected);
+                tracing::debug!(client_id = session.id(), "disconnect");
+                Reply::ok(meta::DISCONNECT, message.id())
+                    .client_id(session.id())
+                    .to_bytes()
+            }
+            Err(error) => Reply::failed(Some(meta::DISCONNECT), message.id(), &error).to_bytes(),
+        }
+    }
+
+    /// A publish to a broadcast or service channel (PUB-1 to PUB-3, SVC-1, SVC-2).
+    fn publish(&self, message: &Message<'_>, channel: &str) -> Bytes {
+        let id = message.id();
+        let result = (|| {
+            let sender = if self.config.anonymous_publish && !message.has_client_id() {
+                None
+            } else {
+                Some(self.session_of(message)?)
+            };
+            let name = ChannelName::parse(channel)
+                .ok_or_else(|| BayeuxError::InvalidChannel(channel.to_owned()))?;
+            let data = message.data()?;
+            if name.kind() == ChannelKind::Service {
+                let request = ServiceRequest {
+                    channel: &name,
+                    client_id: sender.as_ref().map_or("", |s| s.id()),
+                    data,
+                };
+                return Ok(self.services.call(&request));
+            }
+            self.engine.publish(&name, event(&name, data));
+            Ok(None)
+        })();
+        match result {
+            Ok(answer) => Reply::ok(channel, id).data(answer.as_deref()).to_bytes(),
+            Err(error) => Reply::failed(Some(channel), id, &error).to_bytes(),
+        }
+    }
+
+    /// Publishes `data` to `channel` from the server itself, as if a client had.
+    pub fn publish_from_server(
+        &self,
+        channel: &str,
+        data: &RawValue,
+    ) -> Result<usize, BayeuxError> {
+        let name = ChannelName::parse(channel)
+            .filter(|name| name.kind() == ChannelKind::Broadcast)
+            .ok_or_else(|| BayeuxError::InvalidChannel(channel.to_owned()))?;
+        Ok(self.engine.publish(&name, event(&name, data)))
+    }
+}

@@ -1,0 +1,186 @@
+//! The subscription index: a tree keyed by channel segment.
+//!
+//! Each node holds the subscribers of exactly that channel, of `<node>/*` and of
+//! `<node>/**`. A publish to `/a/b/c` walks root, `/a`, `/a/b`, `/a/b/c` once: `**` at every
+//! node on the way, `*` at the parent of the last segment, exact at the leaf. The cost
+//! depends on the name's depth, not on how many sessions or subscriptions there are.
+
+use std::collections::HashMap;
+
+use crate::protocol::{ChannelName, ChannelPattern, Wildcard};
+use crate::session::SessionKey;
+
+/// Subscribers of one pattern, by session key.
+pub type Subscribers<S> = HashMap<SessionKey, S>;
+
+#[derive(Debug)]
+struct Node<S> {
+    children: HashMap<Box<str>, Node<S>>,
+    exact: Subscribers<S>,
+    one: Subscribers<S>,
+    deep: Subscribers<S>,
+}
+
+impl<S> Default for Node<S> {
+    fn default() -> Self {
+        Self {
+            children: HashMap::new(),
+            exact: HashMap::new(),
+            one: HashMap::new(),
+            deep: HashMap::new(),
+        }
+    }
+}
+
+impl<S> Node<S> {
+    fn is_empty(&self) -> bool {
+        self.children.is_empty()
+            && self.exact.is_empty()
+            && self.one.is_empty()
+            && self.deep.is_empty()
+    }
+
+    fn set(&mut self, wildcard: Wildcard) -> &mut Subscribers<S> {
+        match wildcard {
+            Wildcard::None => &mut self.exact,
+            Wildcard::One => &mut self.one,
+            Wildcard::Deep => &mut self.deep,
+        }
+    }
+}
+
+/// Which subscribers each pattern has. `S` is what a publish needs to reach a subscriber.
+#[derive(Debug)]
+pub struct SubscriptionIndex<S> {
+    root: Node<S>,
+}
+
+impl<S> Default for SubscriptionIndex<S> {
+    fn default() -> Self {
+        Self {
+            root: Node::default(),
+        }
+    }
+}
+
+impl<S> SubscriptionIndex<S> {
+    /// Adds `subscriber` under `pattern`; `false` if it was already there (SUB-5).
+    pub fn insert(&mut self, pattern: &ChannelPattern, key: SessionKey, subscriber: S) -> bool {
+        let mut node = &mut self.root;
+        for segment in pattern.base_segments() {
+            node = node.children.entry(segment.into()).or_default();
+        }
+        node.set(pattern.wildcard())
+            .insert(key, subscriber)
+            .is_none()
+    }
+
+    /// Removes `key` from `pattern`, pruning nodes left empty; `false` if it was not there.
+    pub fn remove(&mut self, pattern: &ChannelPattern, key: SessionKey) -> bool {
+        fn walk<'p, S>(
+            node: &mut Node<S>,
+            mut segments: impl Iterator<Item = &'p str>,
+            wildcard: Wildcard,
+            key: SessionKey,
+        ) -> bool {
+            match segments.next() {
+                None => node.set(wildcard).remove(&key).is_some(),
+                Some(segment) => {
+                    let Some(child) = node.children.get_mut(segment) else {
+                        return false;
+                    };
+                    let removed = walk(child, segments, wildcard, key);
+                    if child.is_empty() {
+                        node.children.remove(segment);
+                    }
+                    removed
+                }
+            }
+        }
+        walk(
+            &mut self.root,
+            pattern.base_segments(),
+            pattern.wildcard(),
+            key,
+        )
+    }
+
+    /// Every set of subscribers whose pattern matches `name` (CH-2), possibly with the same
+    /// session in several sets.
+    pub fn matching<'s>(&'s self, name: &ChannelName) -> Vec<&'s Subscribers<S>> {
+        let segments: Vec<&str> = name.segments().collect();
+        let mut found = Vec::new();
+        let mut node = &self.root;
+        for (depth, segment) in segments.iter().enumerate() {
+            found.push(&node.deep);
+            if depth + 1 == segments.len() {
+                found.push(&node.one);
+            }
+            match node.children.get(*segment) {
+                Some(child) => node = child,
+                None => return found,
+            }
+        }
+        found.push(&node.exact);
+        found
+    }
+
+    /// Whether the index holds nothing (every subscription removed).
+    pub fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(index: &SubscriptionIndex<()>, name: &str) -> Vec<SessionKey> {
+        let name = ChannelName::parse(name).unwrap();
+        let mut keys: Vec<_> = index
+            .matching(&name)
+            .into_iter()
+            .flat_map(|set| set.keys().copied())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    #[test]
+    fn index_agrees_with_the_reference_matcher() {
+        let patterns = [
+            "/a", "/a/b", "/a/b/c", "/a/*", "/a/**", "/a/b/*", "/a/b/**", "/*", "/**", "/b/**",
+        ];
+        let names = [
+            "/a", "/b", "/a/b", "/a/c", "/a/b/c", "/a/b/c/d", "/b/x/y", "/c",
+        ];
+        let mut index = SubscriptionIndex::default();
+        for (key, pattern) in patterns.iter().enumerate() {
+            index.insert(&ChannelPattern::parse(pattern).unwrap(), key as u64, ());
+        }
+        for name in names {
+            let parsed = ChannelName::parse(name).unwrap();
+            let expected: Vec<u64> = patterns
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| ChannelPattern::parse(p).unwrap().matches(&parsed))
+                .map(|(k, _)| k as u64)
+                .collect();
+            assert_eq!(keys(&index, name), expected, "subscribers of {name}");
+        }
+    }
+
+    #[test]
+    fn insert_is_idempotent_and_remove_prunes() {
+        let mut index = SubscriptionIndex::default();
+        let pattern = ChannelPattern::parse("/x/y/**").unwrap();
+        assert!(index.insert(&pattern, 1, ()));
+        assert!(!index.insert(&pattern, 1, ()));
+        assert_eq!(keys(&index, "/x/y/z"), [1]);
+        assert!(index.remove(&pattern, 1));
+        assert!(!index.remove(&pattern, 1));
+        assert!(index.is_empty());
+        assert!(keys(&index, "/x/y/z").is_empty());
+    }
+}

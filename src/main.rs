@@ -1,0 +1,107 @@
+//! The `herald` binary: settings from flags and environment, logs, and a graceful
+//! shutdown on Ctrl-C or SIGTERM. Everything else is in the library.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use herald::{Config, Herald};
+use tracing_subscriber::EnvFilter;
+
+/// A Bayeux (CometD / Faye) push server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Path of the Bayeux endpoint.
+    #[arg(long, env = "HERALD_PATH", default_value = "/cometd")]
+    path: String,
+    /// How long a /meta/connect is held, in ms.
+    #[arg(long, env = "HERALD_TIMEOUT", default_value_t = 30_000)]
+    timeout: u64,
+    /// How long clients wait between connects, in ms.
+    #[arg(long, env = "HERALD_INTERVAL", default_value_t = 0)]
+    interval: u64,
+    /// How long a session outlives its last connect, in ms.
+    #[arg(long, env = "HERALD_MAX_INTERVAL", default_value_t = 10_000)]
+    max_interval: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "HERALD_MAX_BODY", default_value_t = 1024 * 1024)]
+    max_body: usize,
+    /// Most messages queued for one client before its session is ended.
+    #[arg(long, env = "HERALD_MAX_QUEUE", default_value_t = 10_000)]
+    max_queue: usize,
+    /// Accept publishes without a clientId (as Faye does).
+    #[arg(long, env = "HERALD_ANONYMOUS_PUBLISH")]
+    anonymous_publish: bool,
+    /// Log filter, e.g. `info` or `herald=debug`.
+    #[arg(long, env = "HERALD_LOG", default_value = "info")]
+    log: String,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let config = Config {
+        path: args.path,
+        timeout: Duration::from_millis(args.timeout),
+        interval: Duration::from_millis(args.interval),
+        max_interval: Duration::from_millis(args.max_interval),
+        max_body_bytes: args.max_body,
+        max_queue: args.max_queue,
+        anonymous_publish: args.anonymous_publish,
+        ..Config::default()
+    };
+    let path = config.path.clone();
+    let herald = Herald::new(config);
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    tracing::info!(
+        "herald listening on http://{}{} (demo page at http://{}/)",
+        listener.local_addr()?,
+        path,
+        listener.local_addr()?
+    );
+    let stopping = herald.clone();
+    axum::serve(listener, herald.router())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: answering held connects");
+            stopping.shutdown();
+        })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,81 @@
+//! HTTP long-polling: `POST <path>` with the messages as a JSON body, or as the `message`
+//! field of a form (HTTP-2); the response is the JSON array (HTTP-3).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::parse_batch;
+use crate::bayeux::Bayeux;
+use crate::error::TransportError;
+
+/// Answers a request on the Bayeux endpoint.
+pub async fn handle(State(bayeux): State<Arc<Bayeux>>, method: Method, body: Body) -> Response {
+    match respond(&bayeux, method, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn respond(bayeux: &Bayeux, method: Method, body: Body) -> Result<Response, TransportError> {
+    if method != Method::POST {
+        return Err(TransportError::MethodNotAllowed);
+    }
+    let limit = bayeux.config().max_body_bytes;
+    let body = Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                TransportError::PayloadTooLarge
+            } else {
+                TransportError::BadRequest("unreadable body")
+            }
+        })?
+        .to_bytes();
+    let json = messages_json(&body)?;
+    let batch = parse_batch(&json)?;
+    let response = bayeux.handle(&batch).await;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json;charset=UTF-8"),
+            (header::CACHE_CONTROL, "no-cache, no-store"),
+        ],
+        response.to_json_array(),
+    )
+        .into_response())
+}
+
+/// The JSON text of the messages: the body itself, or its form field `message` when the
+/// body does not start like JSON (HTTP-2), whatever the `Content-Type` says.
+fn messages_json(body: &[u8]) -> Result<Cow<'_, [u8]>, TransportError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'[' | b'{')) {
+        return Ok(Cow::Borrowed(body));
+    }
+    form_urlencoded::parse(body)
+        .find(|(key, _)| key == "message")
+        .map(|(_, value)| Cow::Owned(value.into_owned().into_bytes()))
+        .ok_or(TransportError::BadRequest("no message field in the form"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_or_form() {
+        assert_eq!(&*messages_json(b" [{}]").unwrap(), b" [{}]");
+        assert_eq!(
+            &*messages_json(b"a=1&message=%5B%7B%7D%5D").unwrap(),
+            b"[{}]"
+        );
+        assert!(messages_json(b"a=1").is_err());
+    }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Every test herald has, from a fresh clone on a fresh machine: formatting and lints, the
+# Rust unit and integration tests, then the conformance suite and the real-client interop
+# tests (npm cometd and faye) against a freshly built release binary on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  step "installing Node.js (Debian packages)"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "node and npm are needed: install Debian's nodejs and npm packages" >&2
+    exit 1
+  fi
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+step "cargo test"
+cargo test
+step "cargo build --release"
+cargo build --release
+
+step "npm ci (conformance/)"
+(cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+
+log=$(mktemp)
+target/release/herald --bind 127.0.0.1:0 --timeout 2000 --interval 0 --max-interval 2000 \
+  --log info >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+url=""
+for _ in $(seq 1 100); do
+  url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/cometd' "$log" | head -n 1 || true)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+if [ -z "$url" ]; then
+  echo "herald did not start:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+export BAYEUX_URL="$url"
+
+step "conformance suite against $BAYEUX_URL"
+node --test --test-concurrency=4 conformance/suite/
+step "interop: npm cometd and faye clients against $BAYEUX_URL"
+node --test --test-concurrency=1 conformance/interop/
+
+step "all tests passed"

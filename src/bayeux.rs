@@ -214,7 +214,7 @@ impl Bayeux {
             if types.iter().any(|t| self.offers(t)) {
                 Ok(())
             } else {
-                Err(BayeuxError::UnsupportedConnectionType(types.join(",")))
+                Err(BayeuxError::UnsupportedConnectionType(types))
             }
         });
         match negotiated {
@@ -245,7 +245,9 @@ impl Bayeux {
         let session = self.session_of(message)?;
         let connection_type = message.connection_type()?;
         if !self.offers(&connection_type) {
-            return Err(BayeuxError::UnsupportedConnectionType(connection_type));
+            return Err(BayeuxError::UnsupportedConnectionType(vec![
+                connection_type,
+            ]));
         }
         let advice = message.advice()?;
         let ticket = session

@@ -40,9 +40,9 @@ pub enum BayeuxError {
     /// A name that breaks CH-1/CH-2, or a publish to a pattern.
     #[error("405:{}:Invalid channel", arg(.0))]
     InvalidChannel(String),
-    /// HS-4, CN-1.
-    #[error("406:{}:Unsupported connection type", arg(.0))]
-    UnsupportedConnectionType(String),
+    /// HS-4, CN-1: the types the client named, none of which the server offers.
+    #[error("406:{}:Unsupported connection type", args(.0))]
+    UnsupportedConnectionType(Vec<String>),
 }
 
 /// Client text put in an error's args: bounded, and without the `:` and `,` that separate
@@ -52,6 +52,15 @@ fn arg(text: &str) -> String {
         .filter(|c| !matches!(c, ':' | ',') && !c.is_control())
         .take(128)
         .collect()
+}
+
+/// Several args, each made safe by [`arg`], joined by the `,` that separates them.
+fn args(texts: &[String]) -> String {
+    texts
+        .iter()
+        .map(|text| arg(text))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl BayeuxError {
@@ -110,8 +119,8 @@ mod tests {
             "405:/abc:Invalid channel"
         );
         assert_eq!(
-            BayeuxError::UnsupportedConnectionType("x".into()).to_string(),
-            "406:x:Unsupported connection type"
+            BayeuxError::UnsupportedConnectionType(vec!["x:y".into(), "z".into()]).to_string(),
+            "406:xy,z:Unsupported connection type"
         );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -15,18 +15,35 @@ use crate::bayeux::Bayeux;
 use crate::error::TransportError;
 
 /// Answers a request on the Bayeux endpoint.
-pub async fn handle(State(bayeux): State<Arc<Bayeux>>, method: Method, body: Body) -> Response {
-    match respond(&bayeux, method, body).await {
+pub async fn handle(
+    State(bayeux): State<Arc<Bayeux>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match respond(&bayeux, method, headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn respond(bayeux: &Bayeux, method: Method, body: Body) -> Result<Response, TransportError> {
+async fn respond(
+    bayeux: &Bayeux,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, TransportError> {
     if method != Method::POST {
         return Err(TransportError::MethodNotAllowed);
     }
     let limit = bayeux.config().max_body_bytes;
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(TransportError::PayloadTooLarge);
+    }
     let body = Limited::new(body, limit)
         .collect()
         .await

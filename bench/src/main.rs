@@ -1,0 +1,2 @@
+//! herald-bench: placeholder, being written.
+fn main() {}

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use dashmap::DashMap;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, ConnectionType};
 use crate::engine::Engine;
 use crate::error::BayeuxError;
 use crate::protocol::{
@@ -27,9 +28,21 @@ pub struct Bayeux {
     config: Config,
     services: Services,
     connection_types: Vec<&'static str>,
+    /// Held long-polls per browser id (TR-8); an entry lives while it counts any.
+    browsers: Arc<DashMap<Box<str>, usize>>,
     /// Cancelled once when the server shuts down; held connects then answer at once
-    /// (CN-8) and the sweeper stops.
+    /// (CN-8), streams end and the sweeper stops.
     shutdown: CancellationToken,
+}
+
+/// How the messages being processed reached the server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// They came on a WebSocket: that socket pushes the session's messages, so its
+    /// connects are heartbeats that never carry events.
+    pub websocket: bool,
+    /// The `BAYEUX_BROWSER` cookie of an HTTP request, which counts held polls (TR-8).
+    pub browser: Option<&'a str>,
 }
 
 /// The parts of a response, kept apart so they can be put in MSG-6 order.
@@ -44,33 +57,88 @@ pub struct Response {
 impl Response {
     /// The response as one JSON array, built by concatenating already-serialized messages.
     pub fn to_json_array(&self) -> Bytes {
-        let parts = self
-            .handshake
-            .iter()
-            .chain(&self.events)
-            .chain(&self.replies)
-            .chain(&self.connect);
-        let len = parts.clone().map(|p| p.len() + 1).sum::<usize>() + 2;
-        let mut buf = BytesMut::with_capacity(len);
-        buf.put_u8(b'[');
-        for (i, part) in parts.enumerate() {
-            if i > 0 {
-                buf.put_u8(b',');
-            }
-            buf.put_slice(part);
-        }
-        buf.put_u8(b']');
-        buf.freeze()
+        json_array(
+            self.handshake
+                .iter()
+                .chain(&self.events)
+                .chain(&self.replies)
+                .chain(&self.connect),
+        )
+    }
+
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.handshake.is_none()
+            && self.events.is_empty()
+            && self.replies.is_empty()
+            && self.connect.is_none()
+    }
+
+    /// Whether it answers a handshake (the transport may then set cookies).
+    pub fn has_handshake(&self) -> bool {
+        self.handshake.is_some()
     }
 }
 
-/// A connect that passed its checks and may still have to wait.
-struct PendingConnect<'a> {
+/// Joins serialized messages into one JSON array.
+pub fn json_array<'a>(parts: impl Iterator<Item = &'a Bytes> + Clone) -> Bytes {
+    let len = parts.clone().map(|p| p.len() + 1).sum::<usize>() + 2;
+    let mut buf = BytesMut::with_capacity(len);
+    buf.put_u8(b'[');
+    for (i, part) in parts.enumerate() {
+        if i > 0 {
+            buf.put_u8(b',');
+        }
+        buf.put_slice(part);
+    }
+    buf.put_u8(b']');
+    buf.freeze()
+}
+
+/// What [`Bayeux::process`] could answer at once, and the connect that may have to wait.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Every reply but the pending connect's.
+    pub response: Response,
+    /// The request's `/meta/connect`, to finish with [`Bayeux::complete`].
+    pub connect: Option<PendingConnect>,
+}
+
+/// A connect that passed its checks and may still have to wait. It owns what it needs, so a
+/// WebSocket can finish it in a task of its own while it reads the next frames.
+#[derive(Debug)]
+pub struct PendingConnect {
     session: Arc<Session>,
     ticket: ConnectTicket,
-    id: Option<&'a RawValue>,
+    id: Option<Box<RawValue>>,
     /// How long to hold it; `None` answers at once.
     hold: Option<Duration>,
+    advice: Advice,
+    /// The browser's poll slot while it is held (TR-8).
+    slot: Option<BrowserSlot>,
+}
+
+impl PendingConnect {
+    /// The session it connects.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+}
+
+/// One held poll counted against a browser's limit; released when dropped.
+#[derive(Debug)]
+struct BrowserSlot {
+    browsers: Arc<DashMap<Box<str>, usize>>,
+    browser: Box<str>,
+}
+
+impl Drop for BrowserSlot {
+    fn drop(&mut self) {
+        self.browsers.remove_if_mut(&self.browser, |_, held| {
+            *held -= 1;
+            *held == 0
+        });
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -86,6 +154,7 @@ impl Bayeux {
             config,
             services,
             connection_types,
+            browsers: Arc::default(),
             shutdown: CancellationToken::new(),
         }
     }
@@ -100,9 +169,19 @@ impl Bayeux {
         &self.engine
     }
 
-    /// Answers held connects and stops the sweeper (CN-8).
+    /// Whether `connection_type` is enabled (TR-1).
+    pub fn offers(&self, connection_type: ConnectionType) -> bool {
+        self.config.connection_types.contains(&connection_type)
+    }
+
+    /// Starts shutting down: held connects answer (CN-8), streams and the sweeper stop.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// Resolves once shutdown has started.
+    pub async fn shutting_down(&self) {
+        self.shutdown.cancelled().await;
     }
 
     /// Ends expired sessions every `sweep_period` until shutdown (SES-2).
@@ -127,16 +206,34 @@ impl Bayeux {
             interval: millis(self.config.interval),
             timeout: Some(millis(self.config.timeout)),
             max_interval: None,
+            multiple_clients: None,
         }
     }
 
-    fn offers(&self, connection_type: &str) -> bool {
+    fn offers_name(&self, connection_type: &str) -> bool {
         self.connection_types.contains(&connection_type)
     }
 
-    /// Processes one request's messages and returns what to answer (MSG-1, MSG-6).
-    pub async fn handle(&self, batch: &[Message<'_>]) -> Response {
-        let mut response = Response::default();
+    /// Processes one request's messages and returns the whole response, having waited out
+    /// its connect if it is held (MSG-1, MSG-6). For request/response transports.
+    pub async fn handle(&self, batch: &[Message<'_>], context: Context<'_>) -> Response {
+        let Processed {
+            mut response,
+            connect,
+        } = self.process(batch, context);
+        if let Some(connect) = connect {
+            let (events, reply) = self.complete(connect).await;
+            response.events = events;
+            response.connect = Some(reply);
+        }
+        response
+    }
+
+    /// Processes one request's messages: everything is answered except a `/meta/connect`,
+    /// which is returned for [`Bayeux::complete`].
+    pub fn process(&self, batch: &[Message<'_>], context: Context<'_>) -> Processed {
+        let mut processed = Processed::default();
+        let response = &mut processed.response;
         let is_handshake =
             |m: &Message<'_>| m.channel().is_ok_and(|channel| channel == meta::HANDSHAKE);
         if batch.len() > 1 && batch.iter().any(is_handshake) {
@@ -149,10 +246,9 @@ impl Bayeux {
                 );
                 response.replies.push(reply.to_bytes());
             }
-            return response;
+            return processed;
         }
         let alone = batch.len() == 1;
-        let mut connect: Option<PendingConnect<'_>> = None;
         for message in batch {
             let channel = match message.channel() {
                 Ok(channel) => channel,
@@ -164,12 +260,11 @@ impl Bayeux {
             };
             match channel.as_str() {
                 meta::HANDSHAKE => response.handshake = Some(self.handshake(message)),
-                meta::CONNECT => match self.begin_connect(message, alone) {
+                meta::CONNECT => match self.begin_connect(message, alone, context) {
                     Ok(pending) => {
                         // Two connects in one request: the earlier one is answered empty.
-                        if let Some(earlier) = connect.replace(pending) {
-                            let (_, reply) = self.complete_connect(earlier).await;
-                            response.replies.push(reply);
+                        if let Some(earlier) = processed.connect.replace(pending) {
+                            response.replies.push(self.reply_to_connect(earlier).1);
                         }
                     }
                     Err(error) => {
@@ -188,12 +283,7 @@ impl Bayeux {
                 _ => response.replies.push(self.publish(message, &channel)),
             }
         }
-        if let Some(pending) = connect {
-            let (events, reply) = self.complete_connect(pending).await;
-            response.events = events;
-            response.connect = Some(reply);
-        }
-        response
+        processed
     }
 
     /// The live session a message names (ERR-1, ERR-2); any message extends its life.
@@ -211,7 +301,7 @@ impl Bayeux {
         let id = message.id();
         let negotiated = message.version().and_then(|_| {
             let types = message.supported_connection_types()?;
-            if types.iter().any(|t| self.offers(t)) {
+            if types.iter().any(|t| self.offers_name(t)) {
                 Ok(())
             } else {
                 Err(BayeuxError::UnsupportedConnectionType(types))
@@ -221,10 +311,8 @@ impl Bayeux {
             Ok(()) => {
                 let session = self.engine.create_session();
                 tracing::debug!(client_id = session.id(), "handshake");
-                let advice = Advice {
-                    max_interval: Some(millis(self.config.max_interval)),
-                    ..self.advice(Reconnect::Retry)
-                };
+                let mut advice = self.advice(Reconnect::Retry);
+                advice.max_interval = Some(millis(self.config.max_interval));
                 Reply::ok(meta::HANDSHAKE, id)
                     .client_id(session.id())
                     .handshake(&self.connection_types)
@@ -237,62 +325,101 @@ impl Bayeux {
         }
     }
 
-    fn begin_connect<'a>(
+    fn begin_connect(
         &self,
-        message: &Message<'a>,
+        message: &Message<'_>,
         alone: bool,
-    ) -> Result<PendingConnect<'a>, BayeuxError> {
+        context: Context<'_>,
+    ) -> Result<PendingConnect, BayeuxError> {
         let session = self.session_of(message)?;
         let connection_type = message.connection_type()?;
-        if !self.offers(&connection_type) {
+        if !self.offers_name(&connection_type) {
             return Err(BayeuxError::UnsupportedConnectionType(vec![
                 connection_type,
             ]));
         }
-        let advice = message.advice()?;
+        let client_advice = message.advice()?;
+        // EventSource connects only keep the session alive: the stream delivers, and the
+        // client is told to come back after `timeout` (Faye's advice for it).
+        let eventsource = connection_type == ConnectionType::EventSource.as_str();
+        let delivers = !context.websocket && !eventsource;
         let ticket = session
-            .begin_connect()
+            .begin_connect(delivers)
             .ok_or_else(|| BayeuxError::UnknownClient(session.id().to_owned()))?;
+        let mut advice = self.advice(Reconnect::Retry);
         let at_once = ticket.first
             || !alone
-            || advice.timeout == Some(0)
-            || session.has_messages()
+            || eventsource
+            || client_advice.timeout == Some(0)
+            || session.has_messages_for_connect()
             || self.shutdown.is_cancelled();
-        let hold = (!at_once).then(|| {
-            let asked = advice.timeout.map(Duration::from_millis);
+        if eventsource {
+            advice.interval = millis(self.config.timeout);
+            advice.timeout = Some(0);
+        }
+        let mut hold = (!at_once).then(|| {
+            let asked = client_advice.timeout.map(Duration::from_millis);
             asked.map_or(self.config.timeout, |t| t.min(self.config.timeout))
         });
+        let mut slot = None;
+        if let (Some(_), Some(browser), true) = (hold, context.browser, delivers) {
+            slot = self.take_browser_slot(browser);
+            if slot.is_none() {
+                // This browser already holds as many polls as it may (TR-8).
+                hold = None;
+                advice.multiple_clients = Some(true);
+                advice.interval = millis(self.config.multi_session_interval);
+            }
+        }
         Ok(PendingConnect {
             session,
             ticket,
-            id: message.id(),
+            id: message.id().map(ToOwned::to_owned),
             hold,
+            advice,
+            slot,
+        })
+    }
+
+    fn take_browser_slot(&self, browser: &str) -> Option<BrowserSlot> {
+        let mut held = self.browsers.entry(browser.into()).or_insert(0);
+        if *held >= self.config.max_polls_per_browser {
+            return None;
+        }
+        *held += 1;
+        Some(BrowserSlot {
+            browsers: Arc::clone(&self.browsers),
+            browser: browser.into(),
         })
     }
 
     /// Waits out a held connect (CN-6), then returns the events it delivers and its reply.
-    async fn complete_connect(&self, pending: PendingConnect<'_>) -> (Vec<Bytes>, Bytes) {
-        let PendingConnect {
-            session,
-            ticket,
-            id,
-            hold,
-        } = pending;
-        if let Some(hold) = hold {
+    pub async fn complete(&self, connect: PendingConnect) -> (Vec<Bytes>, Bytes) {
+        if let Some(hold) = connect.hold {
             // Whatever ends the wait, the answer is built from the session's state below;
             // on shutdown that state is unchanged, so the client is told to retry (CN-8).
             tokio::select! {
-                _ = session.wait(ticket) => {}
+                _ = connect.session.wait_connect(connect.ticket) => {}
                 _ = tokio::time::sleep(hold) => {}
                 _ = self.shutdown.cancelled() => {}
             }
         }
-        let events = if session.is_holder(ticket) {
-            session.drain()
-        } else {
-            Vec::new()
-        };
+        self.reply_to_connect(connect)
+    }
+
+    fn reply_to_connect(&self, connect: PendingConnect) -> (Vec<Bytes>, Bytes) {
+        let PendingConnect {
+            session,
+            ticket,
+            id,
+            advice,
+            slot,
+            ..
+        } = connect;
+        drop(slot);
+        let events = session.drain_for_connect(ticket);
         session.end_connect(ticket);
+        let id = id.as_deref();
         let reply = match session.state() {
             SessionState::Ended(EndReason::Disconnected) => Reply::ok(meta::CONNECT, id)
                 .client_id(session.id())
@@ -303,7 +430,7 @@ impl Bayeux {
             }
             _ => Reply::ok(meta::CONNECT, id)
                 .client_id(session.id())
-                .advice(self.advice(Reconnect::Retry)),
+                .advice(advice),
         };
         (events, reply.to_bytes())
     }

@@ -2,19 +2,45 @@
 
 use std::time::Duration;
 
-/// A connection type a client may negotiate (HS-1, CN-1).
+/// A connection type a client may negotiate (HS-1, CN-1, TR-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionType {
+    /// WebSocket: JSON arrays in text frames both ways.
+    WebSocket,
     /// HTTP POST long-polling, same origin.
     LongPolling,
+    /// HTTP POST long-polling from another origin (Faye's name for it), with CORS.
+    CrossOriginLongPolling,
+    /// JSONP: HTTP GET with the messages in the query, answered as a script.
+    CallbackPolling,
+    /// EventSource (Faye): a server-sent event stream down, HTTP POST up.
+    EventSource,
 }
 
 impl ConnectionType {
+    /// Every type herald can offer, in the order they are advertised.
+    pub const ALL: [ConnectionType; 5] = [
+        ConnectionType::WebSocket,
+        ConnectionType::LongPolling,
+        ConnectionType::CrossOriginLongPolling,
+        ConnectionType::CallbackPolling,
+        ConnectionType::EventSource,
+    ];
+
     /// The name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
+            ConnectionType::WebSocket => "websocket",
             ConnectionType::LongPolling => "long-polling",
+            ConnectionType::CrossOriginLongPolling => "cross-origin-long-polling",
+            ConnectionType::CallbackPolling => "callback-polling",
+            ConnectionType::EventSource => "eventsource",
         }
+    }
+
+    /// The type with this wire name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
 
@@ -39,6 +65,17 @@ pub struct Config {
     pub connection_types: Vec<ConnectionType>,
     /// How often the sweeper looks for expired sessions.
     pub sweep_period: Duration,
+    /// Origins allowed to call from another origin (CORS); `None` reflects any origin,
+    /// with credentials, as CometD and Faye do (TR-5).
+    pub allowed_origins: Option<Vec<String>>,
+    /// How many long-polls one browser (one `BAYEUX_BROWSER` cookie) may have held at once
+    /// (TR-8). An HTTP/1.1 browser opens 6 connections per host and each client needs a
+    /// second one to publish while its poll is held: 4 leaves room for that.
+    pub max_polls_per_browser: usize,
+    /// How long the client of a browser over its poll limit waits between polls.
+    pub multi_session_interval: Duration,
+    /// How often an idle push stream (EventSource) sends a keep-alive comment.
+    pub keep_alive: Duration,
 }
 
 impl Default for Config {
@@ -51,8 +88,12 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_queue: 10_000,
             anonymous_publish: false,
-            connection_types: vec![ConnectionType::LongPolling],
+            connection_types: ConnectionType::ALL.to_vec(),
             sweep_period: Duration::from_secs(1),
+            allowed_origins: None,
+            max_polls_per_browser: 4,
+            multi_session_interval: Duration::from_millis(2_000),
+            keep_alive: Duration::from_secs(15),
         }
     }
 }

@@ -86,12 +86,15 @@ pub enum TransportError {
     /// A method no transport answers.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request is for a transport that is turned off (TR-1).
+    #[error("the {0} transport is turned off")]
+    Disabled(&'static str),
 }
 
 impl IntoResponse for TransportError {
     fn into_response(self) -> Response {
         let status = match self {
-            TransportError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            TransportError::BadRequest(_) | TransportError::Disabled(_) => StatusCode::BAD_REQUEST,
             TransportError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             TransportError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         };

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::{Listener, ListenerExt};
 use clap::Parser;
-use herald::{Config, Herald};
+use herald::{Config, ConnectionType, Herald};
 use tracing_subscriber::EnvFilter;
 
 /// A Bayeux (CometD / Faye) push server.
@@ -33,6 +34,15 @@ struct Args {
     /// Most messages queued for one client before its session is ended.
     #[arg(long, env = "HERALD_MAX_QUEUE", default_value_t = 10_000)]
     max_queue: usize,
+    /// Connection types to offer, comma-separated (default: all).
+    #[arg(long, env = "HERALD_TRANSPORTS", value_delimiter = ',', value_parser = parse_connection_type)]
+    transports: Vec<ConnectionType>,
+    /// Origins allowed to make cross-origin requests, comma-separated (default: any).
+    #[arg(long, env = "HERALD_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// Long-polls one browser may hold at once.
+    #[arg(long, env = "HERALD_MAX_POLLS_PER_BROWSER", default_value_t = 4)]
+    max_polls_per_browser: usize,
     /// Accept publishes without a clientId (as Faye does).
     #[arg(long, env = "HERALD_ANONYMOUS_PUBLISH")]
     anonymous_publish: bool,
@@ -47,7 +57,7 @@ async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let config = Config {
+    let mut config = Config {
         path: args.path,
         timeout: Duration::from_millis(args.timeout),
         interval: Duration::from_millis(args.interval),
@@ -55,17 +65,27 @@ async fn main() -> std::io::Result<()> {
         max_body_bytes: args.max_body,
         max_queue: args.max_queue,
         anonymous_publish: args.anonymous_publish,
+        max_polls_per_browser: args.max_polls_per_browser,
         ..Config::default()
     };
+    if !args.transports.is_empty() {
+        config.connection_types = args.transports;
+    }
+    if !args.allowed_origins.is_empty() {
+        config.allowed_origins = Some(args.allowed_origins);
+    }
     let path = config.path.clone();
     let herald = Herald::new(config);
-    let listener = tokio::net::TcpListener::bind(args.bind).await?;
-    tracing::info!(
-        "herald listening on http://{}{} (demo page at http://{}/)",
-        listener.local_addr()?,
-        path,
-        listener.local_addr()?
-    );
+    // Bayeux replies and pushes are small writes that must leave at once: no Nagle delay.
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await?
+        .tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+    let address = listener.local_addr()?;
+    tracing::info!("herald listening on http://{address}{path} (demo page at http://{address}/)");
     let stopping = herald.clone();
     axum::serve(listener, herald.router())
         .with_graceful_shutdown(async move {
@@ -76,6 +96,13 @@ async fn main() -> std::io::Result<()> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn parse_connection_type(name: &str) -> Result<ConnectionType, String> {
+    ConnectionType::from_name(name).ok_or_else(|| {
+        let known: Vec<_> = ConnectionType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("unknown transport {name:?}; known: {}", known.join(", "))
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

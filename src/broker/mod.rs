@@ -83,7 +83,8 @@ mod tests {
         let channel = ChannelName::parse("/chat/news").unwrap();
         let (delivered, overflowed) = broker.publish(&channel, &Bytes::from_static(b"m"));
         assert_eq!((delivered, overflowed.len()), (1, 0));
-        assert_eq!(session.drain().len(), 1);
+        let connect = session.begin_connect(true).unwrap();
+        assert_eq!(session.drain_for_connect(connect).len(), 1);
     }
 
     #[test]

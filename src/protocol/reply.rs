@@ -38,6 +38,9 @@ pub struct Advice {
     /// How long a session lives without a connect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_interval: Option<u64>,
+    /// Set when this browser holds as many polls as it may (TR-8).
+    #[serde(rename = "multiple-clients", skip_serializing_if = "Option::is_none")]
+    pub multiple_clients: Option<bool>,
 }
 
 impl Advice {
@@ -47,6 +50,7 @@ impl Advice {
         interval: 0,
         timeout: None,
         max_interval: None,
+        multiple_clients: None,
     };
 }
 

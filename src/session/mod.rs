@@ -1,8 +1,12 @@
 //! Sessions: one per handshaken client, with its state, its queue of messages waiting to
-//! be delivered, and the one waker its held `/meta/connect` sleeps on.
+//! be delivered, and the one waker its deliverer sleeps on.
 //!
-//! Publishing pushes bytes into a session's queue and wakes the holder; it never awaits.
-//! The queue's lock is held for a push or a drain only, never across an `.await`.
+//! Exactly one deliverer drains a session's queue at a time, which is what keeps a client's
+//! messages in order whatever transport carries them (PUB-6): a held long-poll connect
+//! drains when no stream is attached; an attached push stream (a WebSocket or an
+//! EventSource) drains as soon as messages arrive, and connects are then only heartbeats.
+//! Publishing pushes bytes into the queue and wakes the deliverer; it never awaits. The
+//! lock is held for a push or a drain only, never across an `.await`.
 
 mod state;
 
@@ -37,8 +41,10 @@ pub struct Session {
 struct Inner {
     state: SessionState,
     queue: VecDeque<Bytes>,
-    /// The ticket of the connect that delivers for the session, if one is held (CN-7).
+    /// The ticket of the held connect, if one is held (CN-7).
     holder: Option<u64>,
+    /// The ticket of the attached push stream, if one is attached.
+    stream: Option<u64>,
     next_ticket: u64,
     /// When the client was last heard from or last answered; expiry counts from here.
     last_seen: Instant,
@@ -53,7 +59,7 @@ pub enum Delivery {
     Overflow,
 }
 
-/// A held connect's claim on delivering for a session: only the newest ticket drains.
+/// A connect's claim on a session: only the newest connect is held (CN-7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectTicket {
     ticket: u64,
@@ -61,12 +67,16 @@ pub struct ConnectTicket {
     pub first: bool,
 }
 
-/// Why a held connect stopped waiting.
+/// A push stream's claim on delivering for a session: only the newest stream drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamTicket(u64);
+
+/// Why a deliverer stopped waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// Messages are queued.
+    /// Messages are queued for this deliverer.
     Messages,
-    /// A newer connect took over (CN-7).
+    /// A newer connect or stream took over.
     Superseded,
     /// The session ended.
     Ended(EndReason),
@@ -83,6 +93,7 @@ impl Session {
                 state: SessionState::Handshaken,
                 queue: VecDeque::new(),
                 holder: None,
+                stream: None,
                 next_ticket: 1,
                 last_seen: Instant::now(),
             }),
@@ -120,7 +131,7 @@ impl Session {
             return Delivery::Overflow;
         }
         inner.queue.push_back(message);
-        let waiting = inner.holder.is_some();
+        let waiting = inner.holder.is_some() || inner.stream.is_some();
         drop(inner);
         if waiting {
             self.wake.notify_waiters();
@@ -128,26 +139,26 @@ impl Session {
         Delivery::Queued
     }
 
-    /// Takes every queued message, in order.
-    pub fn drain(&self) -> Vec<Bytes> {
-        Vec::from(std::mem::take(&mut self.inner.lock().queue))
+    /// Whether messages are waiting for a connect to take them (none is attached a stream).
+    pub fn has_messages_for_connect(&self) -> bool {
+        let inner = self.inner.lock();
+        inner.stream.is_none() && !inner.queue.is_empty()
     }
 
-    /// Whether messages are waiting.
-    pub fn has_messages(&self) -> bool {
-        !self.inner.lock().queue.is_empty()
-    }
-
-    /// Starts a connect: the session becomes connected and this connect the one that
-    /// delivers; an older held connect is woken to answer empty (CN-7). `None` when the
-    /// session has ended.
-    pub fn begin_connect(&self) -> Option<ConnectTicket> {
+    /// Starts a connect: the session becomes connected and this connect the held one; an
+    /// older held connect is woken to answer empty (CN-7). A connect that `delivers` (a
+    /// poll) also detaches any stream: the client polls now, so the poll takes the queue.
+    /// `None` when the session has ended.
+    pub fn begin_connect(&self, delivers: bool) -> Option<ConnectTicket> {
         let mut inner = self.inner.lock();
         let first = inner.state == SessionState::Handshaken;
         inner.state = inner.state.on(SessionEvent::Connect)?;
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
-        let superseded = inner.holder.replace(ticket).is_some();
+        let mut superseded = inner.holder.replace(ticket).is_some();
+        if delivers {
+            superseded |= inner.stream.take().is_some();
+        }
         inner.last_seen = Instant::now();
         drop(inner);
         if superseded {
@@ -165,14 +176,80 @@ impl Session {
         inner.last_seen = Instant::now();
     }
 
-    /// Whether `ticket` still delivers for the session.
-    pub fn is_holder(&self, ticket: ConnectTicket) -> bool {
-        self.inner.lock().holder == Some(ticket.ticket)
+    /// Takes the queued messages for a held connect, in order: none if a newer connect
+    /// took over or a stream delivers.
+    pub fn drain_for_connect(&self, ticket: ConnectTicket) -> Vec<Bytes> {
+        let mut inner = self.inner.lock();
+        if inner.holder != Some(ticket.ticket) || inner.stream.is_some() {
+            return Vec::new();
+        }
+        Vec::from(std::mem::take(&mut inner.queue))
     }
 
-    /// Waits until there is something for the connect holding `ticket` to answer with.
-    /// The caller bounds the wait (timeout, shutdown) with `select!`.
-    pub async fn wait(&self, ticket: ConnectTicket) -> Wake {
+    /// Waits until the held connect holding `ticket` has something to answer with:
+    /// messages (only when no stream delivers), a newer connect, or the end of the
+    /// session. The caller bounds the wait (timeout, shutdown) with `select!`.
+    pub async fn wait_connect(&self, ticket: ConnectTicket) -> Wake {
+        self.wait(|inner| {
+            if inner.holder != Some(ticket.ticket) {
+                Some(Wake::Superseded)
+            } else if inner.stream.is_none() && !inner.queue.is_empty() {
+                Some(Wake::Messages)
+            } else {
+                None
+            }
+        })
+        .await
+    }
+
+    /// Attaches a push stream: from now on it delivers the session's messages. An older
+    /// stream is woken and stops delivering.
+    pub fn attach_stream(&self) -> StreamTicket {
+        let mut inner = self.inner.lock();
+        let ticket = inner.next_ticket;
+        inner.next_ticket += 1;
+        let superseded = inner.stream.replace(ticket).is_some();
+        drop(inner);
+        if superseded {
+            self.wake.notify_waiters();
+        }
+        StreamTicket(ticket)
+    }
+
+    /// Detaches a stream (its socket closed): messages stay queued for the next connect,
+    /// and expiry counts from now.
+    pub fn detach_stream(&self, ticket: StreamTicket) {
+        let mut inner = self.inner.lock();
+        if inner.stream == Some(ticket.0) {
+            inner.stream = None;
+            inner.last_seen = Instant::now();
+        }
+    }
+
+    /// Waits until the stream holding `ticket` has messages to push, or must stop.
+    pub async fn wait_stream(&self, ticket: StreamTicket) -> Wake {
+        self.wait(|inner| {
+            if inner.stream != Some(ticket.0) {
+                Some(Wake::Superseded)
+            } else if !inner.queue.is_empty() {
+                Some(Wake::Messages)
+            } else {
+                None
+            }
+        })
+        .await
+    }
+
+    /// Takes the queued messages for the stream holding `ticket`, in order.
+    pub fn drain_for_stream(&self, ticket: StreamTicket) -> Vec<Bytes> {
+        let mut inner = self.inner.lock();
+        if inner.stream != Some(ticket.0) {
+            return Vec::new();
+        }
+        Vec::from(std::mem::take(&mut inner.queue))
+    }
+
+    async fn wait(&self, ready: impl Fn(&Inner) -> Option<Wake>) -> Wake {
         loop {
             let notified = self.wake.notified();
             tokio::pin!(notified);
@@ -184,11 +261,8 @@ impl Session {
                 if let SessionState::Ended(reason) = inner.state {
                     return Wake::Ended(reason);
                 }
-                if inner.holder != Some(ticket.ticket) {
-                    return Wake::Superseded;
-                }
-                if !inner.queue.is_empty() {
-                    return Wake::Messages;
+                if let Some(wake) = ready(&inner) {
+                    return wake;
                 }
             }
             notified.await;
@@ -209,10 +283,13 @@ impl Session {
         true
     }
 
-    /// Whether the session has gone longer than `idle` without a connect (SES-2).
+    /// Whether the session has gone longer than `idle` with neither a held connect nor an
+    /// attached stream (SES-2).
     pub fn is_expired(&self, now: Instant, idle: Duration) -> bool {
         let inner = self.inner.lock();
-        inner.holder.is_none() && now.saturating_duration_since(inner.last_seen) > idle
+        inner.holder.is_none()
+            && inner.stream.is_none()
+            && now.saturating_duration_since(inner.last_seen) > idle
     }
 }
 
@@ -224,39 +301,72 @@ mod tests {
         Session::new("c1".into(), 1, 3)
     }
 
+    fn bytes(b: &'static [u8]) -> Bytes {
+        Bytes::from_static(b)
+    }
+
     #[tokio::test]
-    async fn queued_messages_wake_the_holder_in_order() {
+    async fn queued_messages_wake_the_held_connect_in_order() {
         let s = session();
-        let ticket = s.begin_connect().unwrap();
+        let ticket = s.begin_connect(true).unwrap();
         assert!(ticket.first);
-        assert_eq!(s.deliver(Bytes::from_static(b"1")), Delivery::Queued);
-        assert_eq!(s.deliver(Bytes::from_static(b"2")), Delivery::Queued);
-        assert_eq!(s.wait(ticket).await, Wake::Messages);
-        assert_eq!(
-            s.drain(),
-            vec![Bytes::from_static(b"1"), Bytes::from_static(b"2")]
-        );
+        assert_eq!(s.deliver(bytes(b"1")), Delivery::Queued);
+        assert_eq!(s.deliver(bytes(b"2")), Delivery::Queued);
+        assert_eq!(s.wait_connect(ticket).await, Wake::Messages);
+        assert_eq!(s.drain_for_connect(ticket), vec![bytes(b"1"), bytes(b"2")]);
     }
 
     #[tokio::test]
     async fn a_newer_connect_supersedes_the_held_one() {
         let s = session();
-        let old = s.begin_connect().unwrap();
-        let new = s.begin_connect().unwrap();
+        let old = s.begin_connect(true).unwrap();
+        let new = s.begin_connect(true).unwrap();
         assert!(!new.first);
-        assert_eq!(s.wait(old).await, Wake::Superseded);
-        s.end_connect(old);
-        assert!(s.is_holder(new));
+        assert_eq!(s.wait_connect(old).await, Wake::Superseded);
+        s.deliver(bytes(b"m"));
+        assert!(s.drain_for_connect(old).is_empty());
+        assert_eq!(s.drain_for_connect(new).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_attached_stream_delivers_and_connects_only_beat() {
+        let s = session();
+        let connect = s.begin_connect(false).unwrap();
+        let stream = s.attach_stream();
+        s.deliver(bytes(b"m"));
+        assert_eq!(s.wait_stream(stream).await, Wake::Messages);
+        assert!(!s.has_messages_for_connect());
+        assert!(s.drain_for_connect(connect).is_empty());
+        assert_eq!(s.drain_for_stream(stream), vec![bytes(b"m")]);
+        // A poll takes over: the stream stops, the poll drains.
+        let poll = s.begin_connect(true).unwrap();
+        assert_eq!(s.wait_stream(stream).await, Wake::Superseded);
+        s.deliver(bytes(b"n"));
+        assert_eq!(s.drain_for_connect(poll), vec![bytes(b"n")]);
+    }
+
+    #[tokio::test]
+    async fn a_detached_stream_leaves_messages_for_the_next_connect() {
+        let s = session();
+        let stream = s.attach_stream();
+        s.detach_stream(stream);
+        s.deliver(bytes(b"m"));
+        assert!(s.drain_for_stream(stream).is_empty());
+        let connect = s.begin_connect(true).unwrap();
+        assert_eq!(s.drain_for_connect(connect), vec![bytes(b"m")]);
     }
 
     #[tokio::test]
     async fn ending_wakes_and_refuses_connects() {
         let s = session();
-        let ticket = s.begin_connect().unwrap();
+        let ticket = s.begin_connect(true).unwrap();
         assert!(s.end(EndReason::Disconnected));
         assert!(!s.end(EndReason::Expired));
-        assert_eq!(s.wait(ticket).await, Wake::Ended(EndReason::Disconnected));
-        assert!(s.begin_connect().is_none());
+        assert_eq!(
+            s.wait_connect(ticket).await,
+            Wake::Ended(EndReason::Disconnected)
+        );
+        assert!(s.begin_connect(true).is_none());
     }
 
     #[test]
@@ -269,13 +379,17 @@ mod tests {
     }
 
     #[test]
-    fn expiry_needs_no_held_connect() {
+    fn expiry_needs_no_held_connect_and_no_stream() {
         let s = session();
         let later = Instant::now() + Duration::from_secs(5);
-        assert!(s.is_expired(later, Duration::from_secs(1)));
-        let ticket = s.begin_connect().unwrap();
-        assert!(!s.is_expired(later, Duration::from_secs(1)));
+        let idle = Duration::from_secs(1);
+        assert!(s.is_expired(later, idle));
+        let ticket = s.begin_connect(true).unwrap();
+        assert!(!s.is_expired(later, idle));
         s.end_connect(ticket);
-        assert!(!s.is_expired(Instant::now(), Duration::from_secs(1)));
+        let stream = s.attach_stream();
+        assert!(!s.is_expired(later, idle));
+        s.detach_stream(stream);
+        assert!(!s.is_expired(Instant::now(), idle));
     }
 }

@@ -1,41 +1,23 @@
 //! HTTP long-polling: `POST <path>` with the messages as a JSON body, or as the `message`
-//! field of a form (HTTP-2); the response is the JSON array (HTTP-3).
+//! field of a form (HTTP-2), which is also how Faye's cross-origin long-polling posts; the
+//! response is the JSON array (HTTP-3).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::parse_batch;
 use crate::bayeux::Bayeux;
 use crate::error::TransportError;
 
-/// Answers a request on the Bayeux endpoint.
+/// Answers a POST on the endpoint.
 pub async fn handle(
-    State(bayeux): State<Arc<Bayeux>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match respond(&bayeux, method, headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn respond(
     bayeux: &Bayeux,
-    method: Method,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, TransportError> {
-    if method != Method::POST {
-        return Err(TransportError::MethodNotAllowed);
-    }
     let limit = bayeux.config().max_body_bytes;
     // A declared length over the limit is refused before a byte of the body is read.
     let declared = headers
@@ -56,17 +38,8 @@ async fn respond(
         })?
         .to_bytes();
     let json = messages_json(&body)?;
-    let batch = parse_batch(&json)?;
-    let response = bayeux.handle(&batch).await;
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/json;charset=UTF-8"),
-            (header::CACHE_CONTROL, "no-cache, no-store"),
-        ],
-        response.to_json_array(),
-    )
-        .into_response())
+    let (body, cookie) = super::exchange(bayeux, &json, headers).await?;
+    Ok(super::reply("application/json;charset=UTF-8", cookie, body))
 }
 
 /// The JSON text of the messages: the body itself, or its form field `message` when the

@@ -1,12 +1,63 @@
 //! Transports: they turn requests into batches of Bayeux messages and responses back into
 //! bytes, and nothing else. The protocol lives in [`crate::bayeux`].
+//!
+//! One endpoint serves them all (TR-1): a WebSocket upgrade, an EventSource stream, a JSONP
+//! GET, or a long-polling POST, told apart by method and headers as Faye's adapter does.
 
+pub mod browser;
+pub mod callback_polling;
+pub mod eventsource;
 pub mod long_polling;
+pub mod websocket;
 
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::value::RawValue;
 
+use crate::bayeux::{Bayeux, Context};
+use crate::config::ConnectionType;
 use crate::error::TransportError;
 use crate::protocol::Message;
+
+/// Answers any request on the Bayeux endpoint, by handing it to its transport.
+pub async fn endpoint(
+    State(bayeux): State<Arc<Bayeux>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    body: Body,
+) -> Response {
+    let result = match method {
+        Method::GET => match upgrade {
+            Ok(upgrade) if bayeux.offers(ConnectionType::WebSocket) => {
+                Ok(websocket::upgrade(bayeux, upgrade))
+            }
+            _ if eventsource::is_request(&headers) => {
+                if bayeux.offers(ConnectionType::EventSource) {
+                    eventsource::stream(&bayeux, uri.path())
+                } else {
+                    Err(TransportError::Disabled("eventsource"))
+                }
+            }
+            _ if bayeux.offers(ConnectionType::CallbackPolling) => {
+                callback_polling::handle(&bayeux, uri.query(), &headers).await
+            }
+            _ => Err(TransportError::Disabled("callback-polling")),
+        },
+        Method::POST => long_polling::handle(&bayeux, &headers, body).await,
+        // A preflight is answered by the CORS layer; a bare OPTIONS gets an empty 200.
+        Method::OPTIONS => Ok(StatusCode::OK.into_response()),
+        _ => Err(TransportError::MethodNotAllowed),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
 
 /// Reads a request's JSON text as a batch (MSG-1): one message or an array of them.
 /// Anything else is not a Bayeux request at all (HTTP-4).
@@ -21,6 +72,43 @@ pub fn parse_batch(json: &[u8]) -> Result<Vec<Message<'_>>, TransportError> {
             "expected a JSON object or array of objects",
         )),
     }
+}
+
+/// One HTTP request/response exchange, shared by long-polling and JSONP: the batch is
+/// processed (its connect held if need be) with the browser's cookie, and a browser
+/// without one gets one with its handshake (TR-8).
+pub async fn exchange(
+    bayeux: &Bayeux,
+    json: &[u8],
+    headers: &HeaderMap,
+) -> Result<(Bytes, Option<HeaderValue>), TransportError> {
+    let batch = parse_batch(json)?;
+    let browser = browser::id(headers);
+    let context = Context {
+        websocket: false,
+        browser: browser.as_deref(),
+    };
+    let response = bayeux.handle(&batch, context).await;
+    let cookie = (browser.is_none() && response.has_handshake()).then(browser::new_cookie);
+    Ok((response.to_json_array(), cookie))
+}
+
+/// The headers every HTTP reply carries: replies must never be cached (HTTP-3, TR-3).
+fn reply(content_type: &'static str, cookie: Option<HeaderValue>, body: Bytes) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache, no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 #[cfg(test)]

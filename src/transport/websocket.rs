@@ -1,0 +1,182 @@
+//! WebSocket: JSON arrays in text frames both ways, on the endpoint's own URL (TR-2).
+//!
+//! A reader processes each frame as a batch; a writer owns the socket's sending half and
+//! writes, in order, the replies and the messages pushed for the session whose connect
+//! came on this socket. Messages are pushed as soon as they are queued, all that is queued
+//! coalesced into one frame; the connect itself is held as a heartbeat. When the socket
+//! closes, the session stays and its queue waits for the client's next connect, on a new
+//! socket or by long-polling (TR-7).
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::parse_batch;
+use crate::bayeux::{json_array, Bayeux, Context};
+use crate::session::{Session, StreamTicket, Wake};
+
+/// Close code for a frame that is not Bayeux messages (RFC 6455: invalid payload data).
+const INVALID_PAYLOAD: u16 = 1007;
+/// Close code for binary frames (RFC 6455: unsupported data).
+const UNSUPPORTED_DATA: u16 = 1003;
+/// Close code on server shutdown (RFC 6455: going away).
+const GOING_AWAY: u16 = 1001;
+
+/// What the reader and the connect tasks hand the writer, in the order it must be sent.
+enum Outgoing {
+    /// A frame to send.
+    Frame(Bytes),
+    /// From now on push this session's messages on this socket.
+    Attach(Arc<Session>, StreamTicket),
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// Accepts the upgrade; frames are limited like HTTP bodies (HTTP-5). No sub-protocol is
+/// required, and permessage-deflate is declined (the WebSocket stack has none), so clients
+/// that offer it go on uncompressed.
+pub fn upgrade(bayeux: Arc<Bayeux>, upgrade: WebSocketUpgrade) -> Response {
+    let limit = bayeux.config().max_body_bytes;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| serve(bayeux, socket))
+}
+
+async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
+    let (sink, mut frames) = socket.split();
+    // Unbounded: the reader only adds a reply per frame it read, so the client's own pace
+    // bounds it; pushed messages do not pass here (the writer drains the session).
+    let (outgoing, pending) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write(sink, pending));
+    let mut attached: Option<(Arc<Session>, StreamTicket)> = None;
+    loop {
+        let frame = tokio::select! {
+            frame = frames.next() => frame,
+            _ = bayeux.shutting_down() => {
+                let _ = outgoing.send(Outgoing::Close(GOING_AWAY, "server shutting down"));
+                break;
+            }
+        };
+        let text = match frame {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                let _ = outgoing.send(Outgoing::Close(UNSUPPORTED_DATA, "text frames only"));
+                break;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+        };
+        let batch = match parse_batch(text.as_bytes()) {
+            Ok(batch) => batch,
+            Err(_) => {
+                let reason = "malformed JSON messages";
+                let _ = outgoing.send(Outgoing::Close(INVALID_PAYLOAD, reason));
+                break;
+            }
+        };
+        let context = Context {
+            websocket: true,
+            browser: None,
+        };
+        let processed = bayeux.process(&batch, context);
+        if !processed.response.is_empty() || batch.is_empty() {
+            let frame = processed.response.to_json_array();
+            let _ = outgoing.send(Outgoing::Frame(frame));
+        }
+        if let Some(connect) = processed.connect {
+            // Every connect (re)attaches this socket: a poll may have taken the session
+            // over in between, or the client may have moved to another session.
+            let session = Arc::clone(connect.session());
+            if let Some((previous, ticket)) = attached.take() {
+                if previous.key() != session.key() {
+                    previous.detach_stream(ticket);
+                }
+            }
+            let ticket = session.attach_stream();
+            let _ = outgoing.send(Outgoing::Attach(Arc::clone(&session), ticket));
+            attached = Some((session, ticket));
+            let bayeux = Arc::clone(&bayeux);
+            let outgoing = outgoing.clone();
+            tokio::spawn(async move {
+                let (events, reply) = bayeux.complete(connect).await;
+                let frame = json_array(events.iter().chain([&reply]));
+                // The socket may be gone by now; the reply then has no one to reach.
+                let _ = outgoing.send(Outgoing::Frame(frame));
+            });
+        }
+    }
+    if let Some((session, ticket)) = attached {
+        session.detach_stream(ticket);
+    }
+    let _ = outgoing.send(Outgoing::Close(1000, ""));
+    drop(outgoing);
+    let _ = writer.await;
+}
+
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut pending: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    let mut attached: Option<(Arc<Session>, StreamTicket)> = None;
+    loop {
+        let outgoing = tokio::select! {
+            // Replies and attachments first: they were decided before any push that
+            // follows them.
+            biased;
+            outgoing = pending.recv() => match outgoing {
+                Some(outgoing) => outgoing,
+                None => break,
+            },
+            wake = wait_for_messages(&attached) => match (wake, &attached) {
+                (Wake::Messages, Some((session, ticket))) => {
+                    let events = session.drain_for_stream(*ticket);
+                    if events.is_empty() {
+                        continue;
+                    }
+                    Outgoing::Frame(json_array(events.iter()))
+                }
+                _ => {
+                    attached = None;
+                    continue;
+                }
+            },
+        };
+        let sent = match outgoing {
+            Outgoing::Frame(bytes) => match Utf8Bytes::try_from(bytes) {
+                Ok(text) => sink.send(Message::Text(text)).await,
+                Err(_) => continue,
+            },
+            Outgoing::Attach(session, ticket) => {
+                attached = Some((session, ticket));
+                continue;
+            }
+            Outgoing::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    if let Some((session, ticket)) = attached {
+        session.detach_stream(ticket);
+    }
+}
+
+async fn wait_for_messages(attached: &Option<(Arc<Session>, StreamTicket)>) -> Wake {
+    match attached {
+        Some((session, ticket)) => session.wait_stream(*ticket).await,
+        None => std::future::pending().await,
+    }
+}

@@ -37,12 +37,20 @@ enum Outgoing {
     Close(u16, &'static str),
 }
 
+/// How much the socket reads at a time. Bayeux frames are small, and an idle socket keeps
+/// this buffer for its whole life: tungstenite's 128 KiB default would make every idle
+/// client cost more than ten times what the rest of it does.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Accepts the upgrade; frames are limited like HTTP bodies (HTTP-5). No sub-protocol is
 /// required, and permessage-deflate is declined (the WebSocket stack has none), so clients
 /// that offer it go on uncompressed.
 pub fn upgrade(bayeux: Arc<Bayeux>, upgrade: WebSocketUpgrade) -> Response {
     let limit = bayeux.config().max_body_bytes;
     upgrade
+        .read_buffer_size(READ_BUFFER)
+        // Frames are already coalesced by the writer: write each one out at once.
+        .write_buffer_size(0)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| serve(bayeux, socket))

@@ -1,0 +1,107 @@
+//! Micro-benchmarks of the hot paths: finding the subscribers of a channel among 100k
+//! subscriptions, serializing an event and a response, and a session queue's push/drain.
+//!
+//! Run with `cargo bench --bench hot_paths`.
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::value::RawValue;
+
+use herald::bayeux::json_array;
+use herald::broker::SubscriptionIndex;
+use herald::protocol::{event, meta, Advice, ChannelName, ChannelPattern, Reconnect, Reply};
+use herald::session::Session;
+
+/// 100,000 subscriptions: 10,000 rooms with 9 exact subscribers each, plus one wildcard
+/// subscriber per room (`/room/<n>/*` or `/room/<n>/**`).
+fn index_with_100k() -> SubscriptionIndex<()> {
+    let mut index = SubscriptionIndex::default();
+    let mut key = 0;
+    for room in 0..10_000 {
+        let exact = ChannelPattern::parse(&format!("/room/{room}/chat")).unwrap();
+        for _ in 0..9 {
+            index.insert(&exact, key, ());
+            key += 1;
+        }
+        let wild = if room % 2 == 0 {
+            format!("/room/{room}/*")
+        } else {
+            format!("/room/{room}/**")
+        };
+        index.insert(&ChannelPattern::parse(&wild).unwrap(), key, ());
+        key += 1;
+    }
+    index
+}
+
+fn matching(c: &mut Criterion) {
+    let index = index_with_100k();
+    let channel = ChannelName::parse("/room/4242/chat").unwrap();
+    c.bench_function(
+        "index: subscribers of one channel among 100k subscriptions",
+        |b| {
+            b.iter(|| {
+                let sets = index.matching(black_box(&channel));
+                black_box(sets.iter().map(|set| set.len()).sum::<usize>())
+            })
+        },
+    );
+}
+
+fn serialization(c: &mut Criterion) {
+    let channel = ChannelName::parse("/room/42/chat").unwrap();
+    let data = RawValue::from_string(
+        r#"{"user":"someone","text":"a chat line of a typical length, fifty bytes or so"}"#.into(),
+    )
+    .unwrap();
+    c.bench_function("event: serialize one broadcast", |b| {
+        b.iter(|| event(black_box(&channel), black_box(&data)))
+    });
+    let advice = Advice {
+        reconnect: Reconnect::Retry,
+        interval: 0,
+        timeout: Some(30_000),
+        max_interval: None,
+        multiple_clients: None,
+    };
+    let id = RawValue::from_string(r#""17""#.into()).unwrap();
+    c.bench_function("reply: serialize a connect reply", |b| {
+        b.iter(|| {
+            Reply::ok(meta::CONNECT, Some(&id))
+                .client_id("0123456789abcdef0123456789abcdef")
+                .advice(advice)
+                .to_bytes()
+        })
+    });
+    let events: Vec<Bytes> = (0..100).map(|_| event(&channel, &data)).collect();
+    let mut group = c.benchmark_group("response");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("concatenate 100 events into one array", |b| {
+        b.iter(|| json_array(black_box(&events).iter()))
+    });
+    group.finish();
+}
+
+fn queue(c: &mut Criterion) {
+    let session = Session::new("0123456789abcdef0123456789abcdef".into(), 1, 100_000);
+    let message = Bytes::from_static(br#"{"channel":"/a","data":1}"#);
+    let mut group = c.benchmark_group("queue");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("push 100 then drain", |b| {
+        b.iter(|| {
+            for _ in 0..100 {
+                session.deliver(message.clone());
+            }
+            let ticket = session.begin_connect(true).unwrap();
+            let drained = session.drain_for_connect(ticket);
+            session.end_connect(ticket);
+            black_box(drained.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, matching, serialization, queue);
+criterion_main!(benches);

@@ -1,0 +1,213 @@
+// A thin promise-based wrapper around the real npm `faye` client (1.4.x) under Node.
+//
+// Transport: the Node Faye client prefers `websocket` whenever the handshake reply lists it
+// (and warms a trial socket during the handshake). herald's first version offers only
+// `long-polling`, so every client here calls `disable('websocket')`, which makes Faye skip
+// WebSocket entirely and use HTTP long-polling (JSON POSTs). A later herald issue adds
+// WebSocket; a websocket variant can then simply not disable it.
+
+import faye from 'faye';
+import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
+import { Recorder, withTimeout } from './wait.mjs';
+
+/** Errors and warnings Faye logged (its logger is process-wide, not per client). */
+export const fayeLogs = [];
+faye.logger = {
+  error: (text) => {
+    fayeLogs.push({ level: 'error', text });
+    if (DEBUG) console.error(text);
+  },
+  warn: (text) => {
+    fayeLogs.push({ level: 'warn', text });
+    if (DEBUG) console.warn(text);
+  },
+  ...(DEBUG ? { info: (text) => console.log(text), debug: (text) => console.log(text) } : {}),
+};
+
+let counter = 0;
+
+function fayeError(err) {
+  if (!err) return String(err);
+  if (err instanceof Error) return err.message;
+  // Faye rejects with Faye.Error.parse(reply.error): { code, params, message }
+  if (typeof err === 'object' && 'code' in err) return `${err.code}:${(err.params || []).join(',')}:${err.message}`;
+  return JSON.stringify(err);
+}
+
+export class FayePeer {
+  static kind = 'faye';
+  kind = 'faye';
+
+  /** Every message the server sent to this client (incoming extension). */
+  incoming;
+  /** Every message this client sent (outgoing extension). */
+  outgoing;
+  /** Non-meta messages the server delivered (what subscribers got), as `{channel, data}`. */
+  deliveries;
+  /** The clientId from the last successful handshake reply. */
+  clientId = null;
+
+  #closed = false;
+
+  constructor(name = `faye-${++counter}`, { url = BAYEUX_URL } = {}) {
+    this.name = name;
+    this.url = url;
+    this.incoming = new Recorder(`${name} incoming`);
+    this.outgoing = new Recorder(`${name} outgoing`);
+    this.deliveries = new Recorder(`${name} deliveries`);
+
+    const client = new faye.Client(url);
+    client.disable('websocket');
+    client.addExtension({
+      incoming: (m, callback) => {
+        this.incoming.push(m);
+        if (m.channel === '/meta/handshake' && m.successful) this.clientId = m.clientId;
+        if (typeof m.channel === 'string' && !m.channel.startsWith('/meta/') && m.data !== undefined) {
+          this.deliveries.push({ channel: m.channel, data: m.data });
+        }
+        callback(m);
+      },
+      outgoing: (m, callback) => {
+        this.outgoing.push(m);
+        callback(m);
+      },
+    });
+    this.transportUp = new Promise((resolve) => client.bind('transport:up', () => resolve()));
+    this.client = client;
+  }
+
+  /**
+   * Creates a peer, handshakes and waits for its first successful /meta/connect reply.
+   * With a node:test context `t`, the peer is disconnected when the test ends.
+   */
+  static async open(t, name) {
+    const peer = new FayePeer(name);
+    if (t) t.after(() => peer.close());
+    await peer.connect();
+    return peer;
+  }
+
+  /** Handshake + first connect; resolves with the successful handshake reply. */
+  async connect() {
+    const connected = new Promise((resolve) => this.client.connect(resolve));
+    // Faye retries a failed request every 5 s (a failed handshake too): fail at once instead,
+    // on the first unsuccessful handshake reply or the first transport failure.
+    const logsBefore = fayeLogs.length;
+    let onDown;
+    const down = new Promise((_, reject) => {
+      onDown = () => {
+        const errors = fayeLogs.slice(logsBefore).map((l) => l.text);
+        reject(new Error(`${this.name}: transport down while handshaking: ${errors.join(' | ') || 'no response'}`));
+      };
+      this.client.bind('transport:down', onDown);
+    });
+    let hs;
+    try {
+      hs = await Promise.race([
+        this.incoming.waitFor((m) => m.channel === '/meta/handshake', `${this.name}: /meta/handshake reply`),
+        down,
+      ]);
+    } finally {
+      this.client.unbind('transport:down', onDown);
+    }
+    if (!hs.successful) {
+      throw new Error(`${this.name}: handshake failed: ${JSON.stringify(hs)}`);
+    }
+    await withTimeout(connected, `${this.name}: connect callback after the handshake`);
+    await withTimeout(this.transportUp, `${this.name}: 'transport:up' event`);
+    const cn = await this.incoming.waitFor((m) => m.channel === '/meta/connect', `${this.name}: a /meta/connect reply`);
+    if (!cn.successful) throw new Error(`${this.name}: first /meta/connect failed: ${JSON.stringify(cn)}`);
+    return hs;
+  }
+
+  /** The server's reply to the first message this client sent that satisfies `pred`. */
+  async #replyTo(pred, what) {
+    const sent = await this.outgoing.waitFor(pred, `${this.name}: sending ${what}`);
+    return this.incoming.waitFor(
+      (m) => m.id === sent.id && m.channel === sent.channel && m.successful !== undefined,
+      `${this.name}: reply to ${what} (id ${JSON.stringify(sent.id)})`,
+    );
+  }
+
+  /**
+   * Subscribes; resolves (after the server's successful reply) with a handle whose
+   * `messages` records `{channel, data}` for every message the client routes to it.
+   */
+  async subscribe(channel) {
+    const messages = new Recorder(`${this.name} subscription ${channel}`);
+    const sub = this.client.subscribe(channel);
+    sub.withChannel((ch, data) => messages.push({ channel: ch, data }));
+    await withTimeout(
+      new Promise((resolve, reject) =>
+        sub.then(resolve, (err) => reject(new Error(`${this.name}: subscribe to ${channel} failed: ${fayeError(err)}`))),
+      ),
+      `${this.name}: /meta/subscribe reply for ${channel}`,
+    );
+    return { channel, sub, messages };
+  }
+
+  /** Unsubscribes (Subscription#cancel) and waits for the server's successful reply. */
+  async unsubscribe(handle) {
+    const already = new Set(this.outgoing.filter((m) => m.channel === '/meta/unsubscribe').map((m) => m.id));
+    handle.sub.cancel();
+    const reply = await this.#replyTo(
+      (m) => m.channel === '/meta/unsubscribe' && !already.has(m.id) && m.subscription === handle.channel,
+      `/meta/unsubscribe for ${handle.channel}`,
+    );
+    if (!reply.successful) throw new Error(`${this.name}: unsubscribe from ${handle.channel} failed: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  /** Publishes; resolves when the server acknowledged it (rejects when unsuccessful). */
+  publish(channel, data, ms = WAIT_MS) {
+    return withTimeout(this.publishUnbounded(channel, data), `${this.name}: publish ack on ${channel}`, ms);
+  }
+
+  /** Same as publish() without its own timer (for bursts; bound the aggregate instead). */
+  publishUnbounded(channel, data) {
+    const publication = this.client.publish(channel, data);
+    return new Promise((resolve, reject) =>
+      publication.then(resolve, (err) => reject(new Error(`${this.name}: publish to ${channel} failed: ${fayeError(err)}`))),
+    );
+  }
+
+  /** `client.disconnect()`; resolves once the server answered the /meta/disconnect successfully. */
+  async disconnect() {
+    const publication = this.client.disconnect();
+    if (!publication) throw new Error(`${this.name}: disconnect() did nothing: the client was not connected`);
+    this.#closed = true;
+    await withTimeout(
+      new Promise((resolve, reject) =>
+        publication.then(resolve, (err) => reject(new Error(`${this.name}: disconnect failed: ${fayeError(err)}`))),
+      ),
+      `${this.name}: /meta/disconnect reply`,
+    );
+  }
+
+  /** Best-effort cleanup: disconnect when connected, otherwise stop all retries; never throws. */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    const client = this.client;
+    if (client._state === client.CONNECTED) {
+      try {
+        await this.disconnect();
+        return;
+      } catch (e) {
+        process.stderr.write(`interop cleanup: ${e.message}\n`);
+      }
+    }
+    // The client is handshaking, retrying or its disconnect failed. Faye has no public
+    // "stop", so silence it through its internals so that node --test can exit:
+    // no more handshakes/connects, and no pending resend timers.
+    client._advice.reconnect = client.NONE;
+    client._state = client.DISCONNECTED;
+    const dispatcher = client._dispatcher;
+    for (const envelope of dispatcher._envelopes.values()) {
+      clearTimeout(envelope.timer);
+      if (envelope.request) envelope.request.then((req) => req && req.abort && req.abort());
+    }
+    dispatcher._envelopes.clear();
+    dispatcher.close();
+  }
+}

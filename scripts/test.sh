@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test herald has, from a fresh clone on a fresh machine: formatting and lints, the
-# Rust unit and integration tests, then the conformance suite and the real-client interop
-# tests (npm cometd and faye) against a freshly built release binary on loopback.
+# Rust unit and integration tests, then the conformance suite, the real-client interop
+# tests (npm cometd and faye under Node) and the browser tests (the same clients in headless
+# Chromium) against a freshly built release binary on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
   else
     echo "node and npm are needed: install Debian's nodejs and npm packages" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing Chromium (Debian package) for the browser tests"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the browser tests need Debian's chromium package (/usr/bin/chromium)" >&2
     exit 1
   fi
 fi
@@ -51,5 +62,8 @@ step "conformance suite against $BAYEUX_URL"
 node --test --test-concurrency=4 conformance/suite/
 step "interop: npm cometd and faye clients against $BAYEUX_URL"
 node --test --test-concurrency=1 conformance/interop/
+
+step "browser: cometd and faye in headless Chromium against $BAYEUX_URL"
+node --test --test-concurrency=1 conformance/browser/
 
 step "all tests passed"

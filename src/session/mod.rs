@@ -43,8 +43,8 @@ struct Inner {
     queue: VecDeque<Bytes>,
     /// The ticket of the held connect, if one is held (CN-7).
     holder: Option<u64>,
-    /// The ticket of the attached push stream, if one is attached.
-    stream: Option<u64>,
+    /// The ticket and kind of the attached push stream, if one is attached.
+    stream: Option<(u64, StreamKind)>,
     next_ticket: u64,
     /// When the client was last heard from or last answered; expiry counts from here.
     last_seen: Instant,
@@ -70,6 +70,18 @@ pub struct ConnectTicket {
 /// A push stream's claim on delivering for a session: only the newest stream drains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamTicket(u64);
+
+/// Whether a polling connect takes delivery away from a stream (TR-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A stream the client also sends on (a WebSocket): its connects come on the stream,
+    /// so a connect that arrives by poll means the client has moved, and the poll takes
+    /// over (the socket may be half-open and nobody reading it).
+    Duplex,
+    /// A stream that only goes down (an EventSource): the client always connects by poll,
+    /// and those polls leave delivery to the stream.
+    Downstream,
+}
 
 /// Why a deliverer stopped waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,8 +159,8 @@ impl Session {
 
     /// Starts a connect: the session becomes connected and this connect the held one; an
     /// older held connect is woken to answer empty (CN-7). A connect that `delivers` (a
-    /// poll) also detaches any stream: the client polls now, so the poll takes the queue.
-    /// `None` when the session has ended.
+    /// poll) also detaches a duplex stream: the client polls now, so the poll takes the
+    /// queue. `None` when the session has ended.
     pub fn begin_connect(&self, delivers: bool) -> Option<ConnectTicket> {
         let mut inner = self.inner.lock();
         let first = inner.state == SessionState::Handshaken;
@@ -156,8 +168,9 @@ impl Session {
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
         let mut superseded = inner.holder.replace(ticket).is_some();
-        if delivers {
-            superseded |= inner.stream.take().is_some();
+        if delivers && matches!(inner.stream, Some((_, StreamKind::Duplex))) {
+            inner.stream = None;
+            superseded = true;
         }
         inner.last_seen = Instant::now();
         drop(inner);
@@ -204,11 +217,11 @@ impl Session {
 
     /// Attaches a push stream: from now on it delivers the session's messages. An older
     /// stream is woken and stops delivering.
-    pub fn attach_stream(&self) -> StreamTicket {
+    pub fn attach_stream(&self, kind: StreamKind) -> StreamTicket {
         let mut inner = self.inner.lock();
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
-        let superseded = inner.stream.replace(ticket).is_some();
+        let superseded = inner.stream.replace((ticket, kind)).is_some();
         drop(inner);
         if superseded {
             self.wake.notify_waiters();
@@ -220,7 +233,7 @@ impl Session {
     /// and expiry counts from now.
     pub fn detach_stream(&self, ticket: StreamTicket) {
         let mut inner = self.inner.lock();
-        if inner.stream == Some(ticket.0) {
+        if inner.stream.is_some_and(|(held, _)| held == ticket.0) {
             inner.stream = None;
             inner.last_seen = Instant::now();
         }
@@ -229,7 +242,7 @@ impl Session {
     /// Waits until the stream holding `ticket` has messages to push, or must stop.
     pub async fn wait_stream(&self, ticket: StreamTicket) -> Wake {
         self.wait(|inner| {
-            if inner.stream != Some(ticket.0) {
+            if !inner.stream.is_some_and(|(held, _)| held == ticket.0) {
                 Some(Wake::Superseded)
             } else if !inner.queue.is_empty() {
                 Some(Wake::Messages)
@@ -243,7 +256,7 @@ impl Session {
     /// Takes the queued messages for the stream holding `ticket`, in order.
     pub fn drain_for_stream(&self, ticket: StreamTicket) -> Vec<Bytes> {
         let mut inner = self.inner.lock();
-        if inner.stream != Some(ticket.0) {
+        if !inner.stream.is_some_and(|(held, _)| held == ticket.0) {
             return Vec::new();
         }
         Vec::from(std::mem::take(&mut inner.queue))
@@ -332,13 +345,13 @@ mod tests {
     async fn an_attached_stream_delivers_and_connects_only_beat() {
         let s = session();
         let connect = s.begin_connect(false).unwrap();
-        let stream = s.attach_stream();
+        let stream = s.attach_stream(StreamKind::Duplex);
         s.deliver(bytes(b"m"));
         assert_eq!(s.wait_stream(stream).await, Wake::Messages);
         assert!(!s.has_messages_for_connect());
         assert!(s.drain_for_connect(connect).is_empty());
         assert_eq!(s.drain_for_stream(stream), vec![bytes(b"m")]);
-        // A poll takes over: the stream stops, the poll drains.
+        // A poll takes over from a duplex stream: the client has moved.
         let poll = s.begin_connect(true).unwrap();
         assert_eq!(s.wait_stream(stream).await, Wake::Superseded);
         s.deliver(bytes(b"n"));
@@ -346,9 +359,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn polls_leave_a_downstream_stream_delivering() {
+        let s = session();
+        let stream = s.attach_stream(StreamKind::Downstream);
+        let poll = s.begin_connect(true).unwrap();
+        s.deliver(bytes(b"m"));
+        assert_eq!(s.wait_stream(stream).await, Wake::Messages);
+        assert!(s.drain_for_connect(poll).is_empty());
+        assert_eq!(s.drain_for_stream(stream), vec![bytes(b"m")]);
+    }
+
+    #[tokio::test]
     async fn a_detached_stream_leaves_messages_for_the_next_connect() {
         let s = session();
-        let stream = s.attach_stream();
+        let stream = s.attach_stream(StreamKind::Duplex);
         s.detach_stream(stream);
         s.deliver(bytes(b"m"));
         assert!(s.drain_for_stream(stream).is_empty());
@@ -387,7 +411,7 @@ mod tests {
         let ticket = s.begin_connect(true).unwrap();
         assert!(!s.is_expired(later, idle));
         s.end_connect(ticket);
-        let stream = s.attach_stream();
+        let stream = s.attach_stream(StreamKind::Duplex);
         assert!(!s.is_expired(later, idle));
         s.detach_stream(stream);
         assert!(!s.is_expired(Instant::now(), idle));

@@ -13,7 +13,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 
 use crate::bayeux::{json_array, Bayeux};
 use crate::error::TransportError;
-use crate::session::{Session, StreamTicket, Wake};
+use crate::session::{Session, StreamKind, StreamTicket, Wake};
 
 /// How long the browser waits before reopening a dropped stream.
 const RETRY: Duration = Duration::from_millis(5_000);
@@ -53,7 +53,7 @@ struct Attachment {
 
 impl Attachment {
     fn new(session: Arc<Session>) -> Self {
-        let ticket = session.attach_stream();
+        let ticket = session.attach_stream(StreamKind::Downstream);
         Self { session, ticket }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::parse_batch;
 use crate::bayeux::{json_array, Bayeux, Context};
-use crate::session::{Session, StreamTicket, Wake};
+use crate::session::{Session, StreamKind, StreamTicket, Wake};
 
 /// Close code for a frame that is not Bayeux messages (RFC 6455: invalid payload data).
 const INVALID_PAYLOAD: u16 = 1007;
@@ -106,7 +106,7 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
                     previous.detach_stream(ticket);
                 }
             }
-            let ticket = session.attach_stream();
+            let ticket = session.attach_stream(StreamKind::Duplex);
             let _ = outgoing.send(Outgoing::Attach(Arc::clone(&session), ticket));
             attached = Some((session, ticket));
             let bayeux = Arc::clone(&bayeux);

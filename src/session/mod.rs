@@ -50,6 +50,13 @@ struct Inner {
     last_seen: Instant,
 }
 
+impl Inner {
+    /// Whether `ticket` is the attached stream's.
+    fn is_stream(&self, ticket: StreamTicket) -> bool {
+        self.stream.is_some_and(|(held, _)| held == ticket.0)
+    }
+}
+
 /// Whether a message could be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -233,7 +240,7 @@ impl Session {
     /// and expiry counts from now.
     pub fn detach_stream(&self, ticket: StreamTicket) {
         let mut inner = self.inner.lock();
-        if inner.stream.is_some_and(|(held, _)| held == ticket.0) {
+        if inner.is_stream(ticket) {
             inner.stream = None;
             inner.last_seen = Instant::now();
         }
@@ -242,7 +249,7 @@ impl Session {
     /// Waits until the stream holding `ticket` has messages to push, or must stop.
     pub async fn wait_stream(&self, ticket: StreamTicket) -> Wake {
         self.wait(|inner| {
-            if !inner.stream.is_some_and(|(held, _)| held == ticket.0) {
+            if !inner.is_stream(ticket) {
                 Some(Wake::Superseded)
             } else if !inner.queue.is_empty() {
                 Some(Wake::Messages)
@@ -256,7 +263,7 @@ impl Session {
     /// Takes the queued messages for the stream holding `ticket`, in order.
     pub fn drain_for_stream(&self, ticket: StreamTicket) -> Vec<Bytes> {
         let mut inner = self.inner.lock();
-        if !inner.stream.is_some_and(|(held, _)| held == ticket.0) {
+        if !inner.is_stream(ticket) {
             return Vec::new();
         }
         Vec::from(std::mem::take(&mut inner.queue))

@@ -2,19 +2,35 @@
 // run under Node through `cometd-nodejs-client` (which installs `window.XMLHttpRequest`
 // and `window.WebSocket` globals).
 //
-// Transport: herald's first version offers only `long-polling`, so every client here
-// unregisters `websocket` (and `callback-polling`, which needs a browser DOM) and so
-// offers exactly ["long-polling"] in its handshake. A later herald issue adds WebSocket;
-// then a `{ transport: 'websocket' }` variant can be added here.
+// Transport: each peer is made for one transport (`{ transport }`, see TRANSPORTS) and, once
+// connected, checks that the client really negotiated it (`getTransport().type`), so that a
+// silent fallback fails the test instead of passing over another transport.
 
 import { adapt } from 'cometd-nodejs-client';
 import { CometD } from 'cometd';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
+import { peerFactory } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 adapt();
 
 let counter = 0;
+
+/**
+ * The transports a CometdPeer can be made for, and which of the client's three transports
+ * stay registered for each (the client offers the registered ones, in its own order:
+ * websocket, long-polling, callback-polling).
+ * - `websocket`, the client's default: long-polling stays registered as the fallback the
+ *   client would normally have; callback-polling is dropped (it needs a DOM).
+ * - `long-polling`: the only one registered.
+ * - `callback-polling` (JSONP): the only one registered; it inserts `<script>` tags into
+ *   `window.document`, so it needs a DOM whose scripts are really fetched (lib/dom.mjs).
+ */
+const TRANSPORTS = {
+  websocket: ['websocket', 'long-polling'],
+  'long-polling': ['long-polling'],
+  'callback-polling': ['callback-polling'],
+};
 
 /** CometD subclass that keeps the client's own warnings instead of only printing them. */
 class RecordingCometD extends CometD {
@@ -59,17 +75,27 @@ export class CometdPeer {
 
   #closed = false;
 
-  constructor(name = `cometd-${++counter}`, { url = BAYEUX_URL } = {}) {
+  /**
+   * `transport`: see TRANSPORTS. `url`: the endpoint (a proxy in front of the server, say).
+   */
+  constructor(name = `cometd-${++counter}`, { url = BAYEUX_URL, transport = 'websocket' } = {}) {
+    const registered = TRANSPORTS[transport];
+    if (!registered) throw new Error(`CometdPeer: unknown transport ${JSON.stringify(transport)}`);
+    if (transport === 'callback-polling' && !globalThis.window?.document) {
+      throw new Error('CometdPeer: callback-polling needs window.document: import lib/dom.mjs before lib/cometd.mjs');
+    }
     this.name = name;
     this.url = url;
+    this.transport = transport;
     this.incoming = new Recorder(`${name} incoming`);
     this.outgoing = new Recorder(`${name} outgoing`);
     this.deliveries = new Recorder(`${name} deliveries`);
     this.connects = new Recorder(`${name} /meta/connect replies`);
 
     const client = new RecordingCometD(name, (level, args) => this.logs.push({ level, args }));
-    client.unregisterTransport('websocket');
-    client.unregisterTransport('callback-polling');
+    for (const type of client.getTransportTypes()) {
+      if (!registered.includes(type)) client.unregisterTransport(type);
+    }
     client.configure({ url, logLevel: DEBUG ? 'debug' : 'warn' });
     client.registerExtension('interop-recorder', {
       incoming: (m) => {
@@ -89,14 +115,41 @@ export class CometdPeer {
   }
 
   /**
-   * Creates a peer, handshakes and waits for its first successful /meta/connect reply.
-   * With a node:test context `t`, the peer is disconnected when the test ends.
+   * Creates a peer (`options` as for the constructor), handshakes and waits for its first
+   * successful /meta/connect reply. With a node:test context `t`, the peer is disconnected
+   * when the test ends.
    */
-  static async open(t, name) {
-    const peer = new CometdPeer(name);
+  static async open(t, name, options) {
+    const peer = new CometdPeer(name, options);
     if (t) t.after(() => peer.close());
     await peer.connect();
     return peer;
+  }
+
+  /** A peer factory for the scenarios (`kind`, `label`, `open`), bound to one transport. */
+  static over(transport, defaults = {}) {
+    return peerFactory(CometdPeer, transport, defaults);
+  }
+
+  /** The transport the client is using now. */
+  get transportInUse() {
+    return this.client.getTransport()?.type;
+  }
+
+  /**
+   * Fails unless the client negotiated the peer's transport (while connected) and sent every
+   * /meta/connect with it as `connectionType`: a fallback is a failure, not a pass.
+   */
+  assertTransport() {
+    const inUse = this.transportInUse;
+    // After a disconnect the client has no transport any more: only the connects tell.
+    if (!this.client.isDisconnected() && inUse !== this.transport) {
+      throw new Error(`${this.name}: made for ${this.transport}, but the client is using ${inUse} (silent fallback)`);
+    }
+    const others = this.outgoing.filter((m) => m.channel === '/meta/connect' && m.connectionType !== this.transport);
+    if (others.length > 0) {
+      throw new Error(`${this.name}: /meta/connect sent with another connectionType: ${JSON.stringify(others[0])}`);
+    }
   }
 
   get clientId() {
@@ -124,6 +177,7 @@ export class CometdPeer {
       e.message += `; /meta/connect ids sent: ${JSON.stringify(sent)}; /meta/connect replies on the wire: ${JSON.stringify(got).slice(0, 600)}`;
       throw e;
     }
+    this.assertTransport();
     return reply;
   }
 

@@ -1,13 +1,15 @@
 // A thin promise-based wrapper around the real npm `faye` client (1.4.x) under Node.
 //
-// Transport: the Node Faye client prefers `websocket` whenever the handshake reply lists it
-// (and warms a trial socket during the handshake). herald's first version offers only
-// `long-polling`, so every client here calls `disable('websocket')`, which makes Faye skip
-// WebSocket entirely and use HTTP long-polling (JSON POSTs). A later herald issue adds
-// WebSocket; a websocket variant can then simply not disable it.
+// Transport: the Node Faye client always handshakes over HTTP (a JSON POST), warming a trial
+// WebSocket meanwhile, then moves to `websocket` when the handshake reply lists it and the
+// socket opened: its default, `{ transport: 'websocket' }` here. `{ transport: 'long-polling' }`
+// calls `disable('websocket')`, which makes Faye skip WebSocket entirely and stay on HTTP
+// long-polling. Once connected, a peer checks the `connectionType` of every /meta/connect
+// it sent, so that a silent fallback fails the test.
 
 import faye from 'faye';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
+import { peerFactory } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 /** Errors and warnings Faye logged (its logger is process-wide, not per client). */
@@ -25,6 +27,9 @@ faye.logger = {
 };
 
 let counter = 0;
+
+/** The transports the Node Faye client can use against a remote server. */
+const TRANSPORTS = ['websocket', 'long-polling'];
 
 function fayeError(err) {
   if (!err) return String(err);
@@ -49,15 +54,21 @@ export class FayePeer {
 
   #closed = false;
 
-  constructor(name = `faye-${++counter}`, { url = BAYEUX_URL } = {}) {
+  /**
+   * `transport`: `websocket` (Faye's Node default) or `long-polling`. `url`: the endpoint
+   * (a proxy in front of the server, say).
+   */
+  constructor(name = `faye-${++counter}`, { url = BAYEUX_URL, transport = 'websocket' } = {}) {
+    if (!TRANSPORTS.includes(transport)) throw new Error(`FayePeer: unknown transport ${JSON.stringify(transport)}`);
     this.name = name;
     this.url = url;
+    this.transport = transport;
     this.incoming = new Recorder(`${name} incoming`);
     this.outgoing = new Recorder(`${name} outgoing`);
     this.deliveries = new Recorder(`${name} deliveries`);
 
     const client = new faye.Client(url);
-    client.disable('websocket');
+    if (transport === 'long-polling') client.disable('websocket');
     client.addExtension({
       incoming: (m, callback) => {
         this.incoming.push(m);
@@ -77,14 +88,47 @@ export class FayePeer {
   }
 
   /**
-   * Creates a peer, handshakes and waits for its first successful /meta/connect reply.
-   * With a node:test context `t`, the peer is disconnected when the test ends.
+   * Creates a peer (`options` as for the constructor), handshakes and waits for its first
+   * successful /meta/connect reply. With a node:test context `t`, the peer is disconnected
+   * when the test ends.
    */
-  static async open(t, name) {
-    const peer = new FayePeer(name);
+  static async open(t, name, options) {
+    const peer = new FayePeer(name, options);
     if (t) t.after(() => peer.close());
     await peer.connect();
     return peer;
+  }
+
+  /** A peer factory for the scenarios (`kind`, `label`, `open`), bound to one transport. */
+  static over(transport, defaults = {}) {
+    return peerFactory(FayePeer, transport, defaults);
+  }
+
+  /** The connection type of the transport the client is using now. */
+  get transportInUse() {
+    return this.client._dispatcher.connectionType;
+  }
+
+  /**
+   * Fails unless the client is on the peer's transport and every /meta/connect it sent but
+   * the first named it as `connectionType`. The first may say `long-polling` over websocket:
+   * Faye's trial socket is opened during the HTTP handshake, and when it is not open yet as
+   * the handshake reply arrives, the first connect still goes over HTTP; the client moves
+   * to the socket as soon as it opens (see connect()).
+   */
+  assertTransport() {
+    const connects = this.outgoing.filter((m) => m.channel === '/meta/connect');
+    if (connects.length === 0) throw new Error(`${this.name}: no /meta/connect sent yet`);
+    const others = connects.slice(1).filter((m) => m.connectionType !== this.transport);
+    const first = connects[0].connectionType;
+    const firstOk = first === this.transport || (this.transport === 'websocket' && first === 'long-polling');
+    const closed = this.client._state === this.client.DISCONNECTED;
+    if (others.length > 0 || !firstOk || (!closed && this.transportInUse !== this.transport)) {
+      throw new Error(
+        `${this.name}: made for ${this.transport}, but the client uses ${this.transportInUse}; ` +
+          `connectionTypes sent: ${JSON.stringify(connects.map((m) => m.connectionType))} (fallback)`,
+      );
+    }
   }
 
   /** Handshake + first connect; resolves with the successful handshake reply. */
@@ -117,6 +161,12 @@ export class FayePeer {
     await withTimeout(this.transportUp, `${this.name}: 'transport:up' event`);
     const cn = await this.incoming.waitFor((m) => m.channel === '/meta/connect', `${this.name}: a /meta/connect reply`);
     if (!cn.successful) throw new Error(`${this.name}: first /meta/connect failed: ${JSON.stringify(cn)}`);
+    // Over websocket, wait until the client has moved to the socket (see assertTransport()).
+    await this.outgoing.waitFor(
+      (m) => m.channel === '/meta/connect' && m.connectionType === this.transport,
+      `${this.name}: a /meta/connect with connectionType ${this.transport}`,
+    );
+    this.assertTransport();
     return hs;
   }
 

@@ -23,12 +23,21 @@ export function payload(seq, extra = {}) {
   };
 }
 
-/** Fails when a CometD peer logged warnings (e.g. "Unknown Bayeux Message") or errors. */
+/** The name to give peers made by a factory (`cometd-websocket`) or a peer class (`cometd`). */
+export function nameOf(Peer) {
+  return Peer.label ?? Peer.kind;
+}
+
+/**
+ * Fails when a CometD peer logged warnings (e.g. "Unknown Bayeux Message") or errors, or
+ * when a peer is no longer on the transport it was made for.
+ */
 export function assertQuiet(...peers) {
   for (const p of peers) {
     if (p.kind === 'cometd') {
       assert.deepEqual(p.warnings(), [], `${p.name}: the CometD client logged warnings`);
     }
+    p.assertTransport();
   }
 }
 
@@ -51,8 +60,8 @@ async function marker(pub, sub, channel) {
 
 export async function subscribeExact(t, Sub, Pub) {
   const p = uniquePrefix('exact');
-  const sub = await Sub.open(t, `${Sub.kind}-subscriber`);
-  const pub = await Pub.open(t, `${Pub.kind}-publisher`);
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`);
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
   const h = await sub.subscribe(`${p}/news`);
   await sub.subscribe(`${p}/marker`);
 
@@ -71,8 +80,8 @@ export async function subscribeExact(t, Sub, Pub) {
 
 export async function subscribeSingleWildcard(t, Sub, Pub) {
   const p = uniquePrefix('star');
-  const sub = await Sub.open(t, `${Sub.kind}-subscriber`);
-  const pub = await Pub.open(t, `${Pub.kind}-publisher`);
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`);
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
   const h = await sub.subscribe(`${p}/x/*`);
   await sub.subscribe(`${p}/marker`);
 
@@ -98,8 +107,8 @@ export async function subscribeSingleWildcard(t, Sub, Pub) {
 
 export async function subscribeDeepWildcard(t, Sub, Pub) {
   const p = uniquePrefix('starstar');
-  const sub = await Sub.open(t, `${Sub.kind}-subscriber`);
-  const pub = await Pub.open(t, `${Pub.kind}-publisher`);
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`);
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
   const h = await sub.subscribe(`${p}/x/**`);
   await sub.subscribe(`${p}/marker`);
 
@@ -126,8 +135,8 @@ export async function subscribeDeepWildcard(t, Sub, Pub) {
 
 export async function overlappingSubscriptionsOnce(t, Sub, Pub) {
   const p = uniquePrefix('overlap');
-  const sub = await Sub.open(t, `${Sub.kind}-subscriber`);
-  const pub = await Pub.open(t, `${Pub.kind}-publisher`);
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`);
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
   await sub.subscribe(`${p}/x/a`);
   await sub.subscribe(`${p}/x/*`);
   await sub.subscribe(`${p}/x/**`);
@@ -147,7 +156,7 @@ export async function overlappingSubscriptionsOnce(t, Sub, Pub) {
 /** One client publishes to a channel it is subscribed to and gets its messages back in order. */
 export async function publishReceiveInOrder(t, Peer) {
   const p = uniquePrefix('echo');
-  const c = await Peer.open(t);
+  const c = await Peer.open(t, `${nameOf(Peer)}-echo`);
   const h = await c.subscribe(`${p}/echo`);
   await c.subscribe(`${p}/marker`);
   const n = 25;
@@ -166,8 +175,8 @@ export async function publishReceiveInOrder(t, Peer) {
 
 export async function unsubscribeStopsDelivery(t, Sub, Pub) {
   const p = uniquePrefix('unsub');
-  const sub = await Sub.open(t, `${Sub.kind}-subscriber`);
-  const pub = await Pub.open(t, `${Pub.kind}-publisher`);
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`);
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
   const h = await sub.subscribe(`${p}/topic`);
   await sub.subscribe(`${p}/marker`);
 
@@ -188,7 +197,7 @@ export async function unsubscribeStopsDelivery(t, Sub, Pub) {
 
 /** After a successful disconnect, the server knows the clientId no more (ERR-2, 402 + handshake advice). */
 export async function disconnectForgetsClient(t, Peer) {
-  const c = await Peer.open(t);
+  const c = await Peer.open(t, `${nameOf(Peer)}-leaving`);
   const clientId = c.clientId;
   assert.ok(typeof clientId === 'string' && clientId.length > 0, 'clientId after the handshake');
   await c.subscribe(`${uniquePrefix('disc')}/topic`);
@@ -206,8 +215,8 @@ export async function disconnectForgetsClient(t, Peer) {
 
 export async function twoClientsSeeEachOther(t, PeerA, PeerB) {
   const p = uniquePrefix('chat');
-  const a = await PeerA.open(t, `${PeerA.kind}-A`);
-  const b = await PeerB.open(t, `${PeerB.kind}-B`);
+  const a = await PeerA.open(t, `${nameOf(PeerA)}-A`);
+  const b = await PeerB.open(t, `${nameOf(PeerB)}-B`);
   const ha = await a.subscribe(`${p}/room`);
   const hb = await b.subscribe(`${p}/room`);
   await a.subscribe(`${p}/marker`);
@@ -237,8 +246,8 @@ export async function twoClientsSeeEachOther(t, PeerA, PeerB) {
  */
 export async function burstArrivesInOrder(t, Pub, Sub, send, { count = 1000, ordered = true } = {}) {
   const p = uniquePrefix('burst');
-  const sub = await Sub.open(t, `${Sub.kind}-subscriber`);
-  const pub = await Pub.open(t, `${Pub.kind}-publisher`);
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`);
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
   const h = await sub.subscribe(`${p}/burst`);
   await sub.subscribe(`${p}/end`);
 

@@ -250,10 +250,11 @@ impl Bayeux {
         }
         let alone = batch.len() == 1;
         for message in batch {
-            let channel = match message.channel() {
+            let channel = match message.check_id().and_then(|()| message.channel()) {
                 Ok(channel) => channel,
                 Err(error) => {
-                    let reply = Reply::failed(None, message.id(), &error);
+                    let channel = message.channel().ok();
+                    let reply = Reply::failed(channel.as_deref(), message.id(), &error);
                     response.replies.push(reply.to_bytes());
                     continue;
                 }

@@ -6,7 +6,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { installExitWatchdog } from './lib/env.mjs';
+import { installExitWatchdog, uniquePrefix } from './lib/env.mjs';
 import { CometdPeer } from './lib/cometd.mjs';
 import { registerCoreScenarios } from './lib/suites.mjs';
 import * as s from './lib/scenarios.mjs';
@@ -45,3 +45,27 @@ for (const [transport, offered] of Object.entries(OFFERED)) {
 
   registerCoreScenarios(`cometd ${transport}`, Cometd);
 }
+
+// The CometD client closes its WebSocket itself after a disconnect, but only when the
+// /meta/disconnect reply comes while none of its /meta/connect is outstanding (its
+// WebSocketTransport checks this on each frame): the server must answer the held connect
+// (DISC-2) before it sends the disconnect reply, as CometD's own server does. Otherwise the
+// socket stays open after the disconnect, on both sides. Each round disconnects right
+// after a subscribe, and once with the connect held alone.
+test('cometd websocket: after /meta/disconnect the client closes its WebSocket (held connect answered first)', async (t) => {
+  const rounds = [];
+  for (const [i, subscribeFirst] of [true, true, true, false].entries()) {
+    const c = await CometdPeer.open(t, `cometd-websocket-leaving-${i}`, { transport: 'websocket' });
+    // Let the client send its next /meta/connect, which the server holds.
+    await c.outgoing.waitForCount((m) => m.channel === '/meta/connect', 2, 'the held /meta/connect');
+    if (subscribeFirst) await c.subscribe(`${uniquePrefix('leave')}/topic`);
+    await c.disconnect();
+    rounds.push(...c.socketsLeftOpen.map((text) => `round ${i} (${subscribeFirst ? 'subscribe, then disconnect' : 'disconnect'}): ${text}`));
+  }
+  assert.deepEqual(
+    rounds,
+    [],
+    'WebSockets left open after the disconnect (the last frames on each; the client closes its socket only when the ' +
+      '/meta/disconnect reply comes after the reply to its held /meta/connect)',
+  );
+});

@@ -49,6 +49,11 @@ pub struct Subscription<'a> {
     pub raw: &'a RawValue,
 }
 
+fn is_id(raw: &RawValue) -> bool {
+    let first = raw.get().as_bytes().first().copied();
+    matches!(first, Some(b'"' | b'-' | b'0'..=b'9'))
+}
+
 fn typed<'a, T: Deserialize<'a>>(
     raw: Option<&'a RawValue>,
     field: &'static str,
@@ -76,10 +81,15 @@ impl<'a> Message<'a> {
     /// The `id`, when it is a string or a number, to echo verbatim (MSG-3). Any other value is
     /// not echoed: it cannot identify a reply for any client.
     pub fn id(&self) -> Option<&'a RawValue> {
-        self.id.filter(|raw| {
-            let first = raw.get().as_bytes().first().copied();
-            matches!(first, Some(b'"' | b'-' | b'0'..=b'9'))
-        })
+        self.id.filter(|raw| is_id(raw))
+    }
+
+    /// Fails when `id` is present but neither a string nor a number (MSG-4).
+    pub fn check_id(&self) -> Result<(), BayeuxError> {
+        match self.id {
+            Some(raw) if !is_id(raw) => Err(BayeuxError::InvalidField("id")),
+            _ => Ok(()),
+        }
     }
 
     /// The `clientId`; ERR-1 when it is missing.
@@ -178,6 +188,8 @@ mod tests {
     #[test]
     fn odd_ids_are_not_echoed() {
         assert!(parse(r#"{"id":{"a":1}}"#).id().is_none());
+        assert!(parse(r#"{"id":{"a":1}}"#).check_id().is_err());
+        assert!(parse(r#"{"id":"x"}"#).check_id().is_ok());
         assert!(parse(r#"{"id":12}"#).id().is_some());
         assert!(parse(r#"{"channel":5}"#).channel().is_err());
     }

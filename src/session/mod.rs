@@ -72,6 +72,10 @@ pub struct ConnectTicket {
     ticket: u64,
     /// This was the session's first connect (CN-3).
     pub first: bool,
+    /// The connect may carry messages (a poll). A heartbeat connect (on a WebSocket, or
+    /// beside an EventSource) never does, even once its stream is gone: its answer may
+    /// have nowhere left to go.
+    delivers: bool,
 }
 
 /// A push stream's claim on delivering for a session: only the newest stream drains.
@@ -184,7 +188,11 @@ impl Session {
         if superseded {
             self.wake.notify_waiters();
         }
-        Some(ConnectTicket { ticket, first })
+        Some(ConnectTicket {
+            ticket,
+            first,
+            delivers,
+        })
     }
 
     /// Ends a connect; expiry counts from now (SES-2) once no connect is held.
@@ -200,20 +208,20 @@ impl Session {
     /// took over or a stream delivers.
     pub fn drain_for_connect(&self, ticket: ConnectTicket) -> Vec<Bytes> {
         let mut inner = self.inner.lock();
-        if inner.holder != Some(ticket.ticket) || inner.stream.is_some() {
+        if !ticket.delivers || inner.holder != Some(ticket.ticket) || inner.stream.is_some() {
             return Vec::new();
         }
         Vec::from(std::mem::take(&mut inner.queue))
     }
 
     /// Waits until the held connect holding `ticket` has something to answer with:
-    /// messages (only when no stream delivers), a newer connect, or the end of the
+    /// messages (for a poll, when no stream delivers), a newer connect, or the end of the
     /// session. The caller bounds the wait (timeout, shutdown) with `select!`.
     pub async fn wait_connect(&self, ticket: ConnectTicket) -> Wake {
         self.wait(|inner| {
             if inner.holder != Some(ticket.ticket) {
                 Some(Wake::Superseded)
-            } else if inner.stream.is_none() && !inner.queue.is_empty() {
+            } else if ticket.delivers && inner.stream.is_none() && !inner.queue.is_empty() {
                 Some(Wake::Messages)
             } else {
                 None
@@ -363,6 +371,20 @@ mod tests {
         assert_eq!(s.wait_stream(stream).await, Wake::Superseded);
         s.deliver(bytes(b"n"));
         assert_eq!(s.drain_for_connect(poll), vec![bytes(b"n")]);
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_connect_never_takes_messages() {
+        let s = session();
+        let heartbeat = s.begin_connect(false).unwrap();
+        let stream = s.attach_stream(StreamKind::Duplex);
+        s.detach_stream(stream);
+        s.deliver(bytes(b"m"));
+        let waited = tokio::time::timeout(Duration::from_millis(20), s.wait_connect(heartbeat));
+        assert!(waited.await.is_err(), "a heartbeat woke for a message");
+        assert!(s.drain_for_connect(heartbeat).is_empty());
+        let poll = s.begin_connect(true).unwrap();
+        assert_eq!(s.drain_for_connect(poll), vec![bytes(b"m")]);
     }
 
     #[tokio::test]

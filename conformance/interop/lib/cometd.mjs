@@ -8,11 +8,13 @@
 
 import { adapt } from 'cometd-nodejs-client';
 import { CometD } from 'cometd';
+import { describeFrames, installSocketRecorder, isOpen, sockets } from './cometd-sockets.mjs';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
 import { peerFactory } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 adapt();
+installSocketRecorder();
 
 let counter = 0;
 
@@ -231,7 +233,10 @@ export class CometdPeer {
     });
   }
 
-  /** Disconnects; resolves with the /meta/disconnect reply (rejects when unsuccessful). */
+  /**
+   * Disconnects; resolves with the /meta/disconnect reply (rejects when unsuccessful), once
+   * the WebSocket, if any, has settled (see #settleSockets).
+   */
   async disconnect() {
     const reply = await withTimeout(
       new Promise((resolve) => this.client.disconnect((m) => resolve(m))),
@@ -239,6 +244,7 @@ export class CometdPeer {
     );
     if (!reply.successful) throw new Error(`${this.name}: disconnect failed: ${describe(reply)}`);
     this.#closed = true;
+    await this.#settleSockets();
     return reply;
   }
 
@@ -246,15 +252,54 @@ export class CometdPeer {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.client.isDisconnected()) return;
+    if (!this.client.isDisconnected()) {
+      try {
+        await withTimeout(
+          new Promise((resolve) => this.client.disconnect(() => resolve())),
+          `${this.name}: /meta/disconnect reply (cleanup)`,
+          3_000,
+        );
+      } catch (e) {
+        process.stderr.write(`interop cleanup: ${e.message}\n`);
+      }
+    }
+    await this.#settleSockets();
+  }
+
+  /** The WebSockets this client opened (recorded on the wire, lib/cometd-sockets.mjs). */
+  sockets() {
+    const ids = new Set(this.incoming.filter((m) => m.channel === '/meta/handshake' && m.clientId).map((m) => m.clientId));
+    return sockets.filter((r) => [...r.clientIds].some((id) => ids.has(id)));
+  }
+
+  /**
+   * WebSockets the client left open after its disconnect, with their frames (text): set by
+   * disconnect()/close(). The CometD client closes its socket itself when the
+   * /meta/disconnect reply comes while no /meta/connect is outstanding, i.e. when the server
+   * answers the held /meta/connect before (CometD's server does); otherwise it never does.
+   */
+  socketsLeftOpen = [];
+
+  /**
+   * After a disconnect: waits (bounded) until every /meta/connect sent got its reply (the
+   * server answers a held one at once on disconnect, DISC-2), lets the client act on the
+   * replies, then records in `socketsLeftOpen` the sockets the client did not close, and
+   * closes them so that node can exit (the test about it asserts on `socketsLeftOpen`).
+   */
+  async #settleSockets() {
+    const mine = this.sockets();
+    if (mine.length === 0) return;
+    const sent = new Set(this.outgoing.filter((m) => m.channel === '/meta/connect').map((m) => m.id));
     try {
-      await withTimeout(
-        new Promise((resolve) => this.client.disconnect(() => resolve())),
-        `${this.name}: /meta/disconnect reply (cleanup)`,
-        3_000,
-      );
+      await this.incoming.waitForCount((m) => m.channel === '/meta/connect' && sent.has(m.id), sent.size, 'a reply to every /meta/connect after the disconnect', 3_000);
     } catch (e) {
-      process.stderr.write(`interop cleanup: ${e.message}\n`);
+      process.stderr.write(`interop cleanup: ${this.name}: ${e.message}\n`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const r of mine) {
+      if (!isOpen(r)) continue;
+      this.socketsLeftOpen.push(`socket #${r.n}: ${describeFrames(r, Math.max(0, r.frames.length - 4))}`);
+      r.socket.terminate();
     }
   }
 

@@ -40,30 +40,51 @@ cargo build --release
 step "npm ci (conformance/)"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 
-log=$(mktemp)
-target/release/herald --bind 127.0.0.1:0 --timeout 2000 --interval 0 --max-interval 2000 \
-  --log info >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/cometd' "$log" | head -n 1 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-if [ -z "$url" ]; then
-  echo "herald did not start:" >&2
-  cat "$log" >&2
-  exit 1
-fi
-export BAYEUX_URL="$url"
+# Starts herald on a free loopback port with the settings the suites expect (plus any
+# extra flags); sets SERVER (its pid) and BAYEUX_URL.
+SERVERS=()
+stop_servers() {
+  for pid in "${SERVERS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
+trap stop_servers EXIT
+start_herald() {
+  local log
+  log=$(mktemp)
+  target/release/herald --bind 127.0.0.1:0 --timeout 2000 --interval 0 --max-interval 2000 \
+    --log info "$@" >"$log" 2>&1 &
+  SERVER=$!
+  SERVERS+=("$SERVER")
+  BAYEUX_URL=""
+  for _ in $(seq 1 100); do
+    BAYEUX_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/cometd' "$log" | head -n 1 || true)
+    [ -n "$BAYEUX_URL" ] && break
+    sleep 0.1
+  done
+  if [ -z "$BAYEUX_URL" ]; then
+    echo "herald did not start:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  export BAYEUX_URL
+}
 
+start_herald
 step "conformance suite against $BAYEUX_URL"
 node --test --test-concurrency=4 conformance/suite/
 step "interop: npm cometd and faye clients against $BAYEUX_URL"
 node --test --test-concurrency=1 conformance/interop/
-
 step "browser: cometd and faye in headless Chromium against $BAYEUX_URL"
 node --test --test-concurrency=1 conformance/browser/
+
+start_herald
+step "conformance CN-8: shutdown answers held connects (stops the herald at $BAYEUX_URL)"
+BAYEUX_SHUTDOWN_PID=$SERVER node --test --test-name-pattern='^CN-8' conformance/suite/connect.test.mjs
+
+restricted_transports=long-polling,cross-origin-long-polling
+restricted_origins=http://allowed.example
+start_herald --transports "$restricted_transports" --allowed-origins "$restricted_origins"
+step "conformance TR-1, TR-5 against a herald with transports turned off and an origin list"
+BAYEUX_TRANSPORTS=$restricted_transports BAYEUX_ALLOWED_ORIGINS=$restricted_origins \
+  node --test --test-name-pattern='^TR-(1|5) ' conformance/suite/transports.test.mjs
 
 step "all tests passed"

@@ -1,29 +1,35 @@
-// Interop across clients: a Faye client and a CometD client on the same server (BAYEUX_URL),
-// both over HTTP long-polling.
+// Interop across clients: Faye and CometD clients on the same server (BAYEUX_URL), over
+// WebSocket and HTTP long-polling, each client on each transport.
 //
 //   BAYEUX_URL=http://127.0.0.1:18200/cometd node --test --test-concurrency=1 conformance/interop/
 
-import test from 'node:test';
 import { installExitWatchdog } from './lib/env.mjs';
 import { CometdPeer } from './lib/cometd.mjs';
 import { FayePeer } from './lib/faye.mjs';
-import * as s from './lib/scenarios.mjs';
+import { registerCoreScenarios } from './lib/suites.mjs';
 
 installExitWatchdog();
 
-test('mixed: a faye client and a cometd client see each other\'s messages (both directions)', (t) =>
-  s.twoClientsSeeEachOther(t, FayePeer, CometdPeer));
+const TRANSPORTS = ['websocket', 'long-polling'];
 
-test('mixed: faye publishes, cometd /x/* subscriber gets what it should', (t) =>
-  s.subscribeSingleWildcard(t, CometdPeer, FayePeer));
+// Same transport on both sides: wildcards, unsubscribe and bursts both ways.
+for (const transport of TRANSPORTS) {
+  const Cometd = CometdPeer.over(transport);
+  const Faye = FayePeer.over(transport);
+  registerCoreScenarios(`mixed ${transport}: faye publishes, cometd subscribes`, Cometd, Faye, {
+    only: ['star', 'unsubscribe', 'burst'],
+  });
+  registerCoreScenarios(`mixed ${transport}: cometd publishes, faye subscribes`, Faye, Cometd, { only: ['starstar'] });
+}
 
-test('mixed: cometd publishes, faye /x/** subscriber gets what it should', (t) =>
-  s.subscribeDeepWildcard(t, FayePeer, CometdPeer));
-
-test('mixed: cometd unsubscribe while faye publishes', (t) => s.unsubscribeStopsDelivery(t, CometdPeer, FayePeer));
-
-test('mixed: a 1,000-message burst from cometd arrives at faye in order', (t) =>
-  s.burstArrivesInOrder(t, CometdPeer, FayePeer, s.sendAllAtOnce, { count: 1000 }));
-
-test('mixed: a 1,000-message burst from faye arrives at cometd in order', (t) =>
-  s.burstArrivesInOrder(t, FayePeer, CometdPeer, s.sendInGroups(10), { count: 1000 }));
+// Every pairing of transports: a faye client and a cometd client see each other's messages.
+for (const fayeTransport of TRANSPORTS) {
+  for (const cometdTransport of TRANSPORTS) {
+    registerCoreScenarios(
+      `mixed faye ${fayeTransport} + cometd ${cometdTransport}`,
+      FayePeer.over(fayeTransport),
+      CometdPeer.over(cometdTransport),
+      { only: ['two'] },
+    );
+  }
+}

@@ -51,6 +51,8 @@ export class FayePeer {
   deliveries;
   /** The clientId from the last successful handshake reply. */
   clientId = null;
+  /** The client's 'transport:down' and 'transport:up' events, as 'down' and 'up'. */
+  transportEvents = new Recorder('transport events');
 
   #closed = false;
 
@@ -84,6 +86,8 @@ export class FayePeer {
       },
     });
     this.transportUp = new Promise((resolve) => client.bind('transport:up', () => resolve()));
+    client.bind('transport:down', () => this.transportEvents.push('down'));
+    client.bind('transport:up', () => this.transportEvents.push('up'));
     this.client = client;
   }
 
@@ -102,6 +106,14 @@ export class FayePeer {
   /** A peer factory for the scenarios (`kind`, `label`, `open`), bound to one transport. */
   static over(transport, defaults = {}) {
     return peerFactory(FayePeer, transport, defaults);
+  }
+
+  /** Waits until the client reports 'transport:down' after the `from`-th transport event. */
+  waitForDrop(from = this.transportEvents.length) {
+    return this.transportEvents.waitFor(
+      (e, i) => i >= from && e === 'down',
+      `${this.name}: the client's 'transport:down' event (connection lost)`,
+    );
   }
 
   /** The connection type of the transport the client is using now. */

@@ -9,7 +9,8 @@
 // actually sent (both clients also filter by channel locally, which would hide a server bug).
 
 import assert from 'node:assert/strict';
-import { BURST_WAIT_MS, uniquePrefix } from './env.mjs';
+import { BAYEUX_URL, BURST_WAIT_MS, uniquePrefix } from './env.mjs';
+import { TcpProxy } from './proxy.mjs';
 import { rawConnectReply } from './raw.mjs';
 import { withTimeout } from './wait.mjs';
 
@@ -289,4 +290,75 @@ export function sendInGroups(size) {
       await Promise.all(acks);
     }
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// resilience
+
+/**
+ * A subscriber's WebSocket dies mid-stream and the client reconnects by itself: nothing
+ * published meanwhile is lost or duplicated (TR-7: the session and its queue outlive the
+ * socket for maxInterval).
+ *
+ * The subscriber (made by `Sub`, over websocket) reaches the server through a TCP proxy of
+ * our own; the publisher (`Pub`) directly. It gets 1..`before`; then the proxy destroys both
+ * sides of the subscriber's socket, as a network failure would (no close frame), and holds
+ * any new connection. Once the client has noticed, `whileDown` more are published (no
+ * connection of the subscriber exists); once its reconnection reaches the proxy (held),
+ * `whileReconnecting` more; then the proxy lets it through. The subscriber must end with
+ * exactly 1..n, in order, on the same session (same clientId, no second handshake).
+ * Resolves with what the caller may check further: `{ sub, clientId, cutAt }` (`cutAt`:
+ * how many messages the subscriber had sent before the cut).
+ */
+export async function websocketDropLosesNothing(t, Sub, Pub, { before = 10, whileDown = 10, whileReconnecting = 10, pauseMs = Number(process.env.PAUSE_MS || 0) } = {}) {
+  const proxy = await new TcpProxy(BAYEUX_URL).start();
+  t.after(() => proxy.close());
+  const p = uniquePrefix('drop');
+  const sub = await Sub.open(t, `${nameOf(Sub)}-subscriber`, { url: proxy.url });
+  const pub = await Pub.open(t, `${nameOf(Pub)}-publisher`);
+  const h = await sub.subscribe(`${p}/stream`);
+  await sub.subscribe(`${p}/marker`);
+  const clientId = sub.clientId;
+  let seq = 0;
+  const publish = async (count) => {
+    for (let i = 0; i < count; i++) await pub.publish(`${p}/stream`, { seq: ++seq });
+  };
+
+  await publish(before);
+  await h.messages.waitForCount(() => true, before, `messages 1..${before} before the cut`);
+
+  proxy.hold();
+  const dropped = sub.waitForDrop();
+  const cutAt = sub.outgoing.length;
+  const connectionsBefore = proxy.connections.length;
+  const cut = proxy.kill((c) => c.websocket);
+  assert.equal(cut.length, 1, `exactly one WebSocket of the subscriber to cut; open through the proxy: ${JSON.stringify(cut)}`);
+  await dropped;
+  if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+  await publish(whileDown);
+  const retry = await proxy.connections.waitFor((c, i) => i >= connectionsBefore, `${sub.name} to reconnect (a new connection to the proxy)`);
+  await publish(whileReconnecting);
+  proxy.release();
+
+  const n = before + whileDown + whileReconnecting;
+  await h.messages.waitForCount(() => true, n, `all ${n} messages after the reconnection (${before} before the cut)`);
+  await marker(pub, sub, `${p}/marker`);
+  const seqs = h.messages.items.map((m) => m.data.seq);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: n }, (_, i) => i + 1),
+    `1..${before} before the cut, ${before + 1}..${before + whileDown} while no connection existed, the rest while ` +
+      'the reconnection was held: all once, in order',
+  );
+  assert.ok(retry.websocket, `the client came back over websocket (new connection #${retry.n})`);
+  assert.equal(sub.clientId, clientId, 'the same clientId after the reconnection');
+  const handshakes = sub.outgoing.filter((m) => m.channel === '/meta/handshake');
+  assert.equal(handshakes.length, 1, `no second handshake: the client went on with its session (sent ${handshakes.length})`);
+  const after = sub.outgoing.items.slice(cutAt);
+  const firstConnect = after.find((m) => m.channel === '/meta/connect');
+  assert.ok(firstConnect, 'the client sent a /meta/connect after the cut');
+  assert.equal(firstConnect.clientId, clientId, 'its first /meta/connect after the cut carries the old clientId');
+  assertQuiet(pub);
+  sub.assertTransport();
+  return { sub, clientId, cutAt };
 }

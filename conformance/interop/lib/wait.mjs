@@ -16,6 +16,7 @@ export function withTimeout(promise, what, ms = WAIT_MS) {
  * An append-only list of received items that can be waited on.
  * `waitFor(pred)` resolves with the first item (already recorded or arriving later) that
  * satisfies `pred`; `waitForCount(pred, n)` resolves with the first `n` matching items.
+ * `pred` gets `(item, index)`, so `(m, i) => i >= from && ...` looks only at later items.
  */
 export class Recorder {
   #items = [];

@@ -52,7 +52,7 @@ for (const [transport, offered] of Object.entries(OFFERED)) {
 // (DISC-2) before it sends the disconnect reply, as CometD's own server does. Otherwise the
 // socket stays open after the disconnect, on both sides. Each round disconnects right
 // after a subscribe, and once with the connect held alone.
-test('cometd websocket: after /meta/disconnect the client closes its WebSocket (held connect answered first)', async (t) => {
+test('cometd websocket: no WebSocket is left open after /meta/disconnect (held connect answered first)', async (t) => {
   const rounds = [];
   for (const [i, subscribeFirst] of [true, true, true, false].entries()) {
     const c = await CometdPeer.open(t, `cometd-websocket-leaving-${i}`, { transport: 'websocket' });
@@ -60,7 +60,8 @@ test('cometd websocket: after /meta/disconnect the client closes its WebSocket (
     await c.outgoing.waitForCount((m) => m.channel === '/meta/connect', 2, 'the held /meta/connect');
     if (subscribeFirst) await c.subscribe(`${uniquePrefix('leave')}/topic`);
     await c.disconnect();
-    rounds.push(...c.socketsLeftOpen.map((text) => `round ${i} (${subscribeFirst ? 'subscribe, then disconnect' : 'disconnect'}): ${text}`));
+    const how = subscribeFirst ? 'subscribe, then disconnect' : 'disconnect';
+    rounds.push(...c.socketsLeftOpen.map((text) => `round ${i} (${how}): ${text}`));
   }
   assert.deepEqual(
     rounds,

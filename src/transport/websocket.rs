@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::parse_batch;
 use crate::bayeux::{json_array, Bayeux, Context};
@@ -33,8 +34,9 @@ enum Outgoing {
     Frame(Bytes),
     /// From now on push this session's messages on this socket.
     Attach(Arc<Session>, StreamTicket),
-    /// Close the socket with this code and reason.
-    Close(u16, &'static str),
+    /// Close the socket: with this code and reason when the server ends it, or by
+    /// answering the client's own close frame when `None`.
+    Close(Option<(u16, &'static str)>),
 }
 
 /// How much the socket reads at a time. Bayeux frames are small, and an idle socket keeps
@@ -63,28 +65,35 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
     let (outgoing, pending) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write(sink, pending));
     let mut attached: Option<(Arc<Session>, StreamTicket)> = None;
+    // The task finishing the latest connect held on this socket.
+    let mut held: Option<JoinHandle<()>> = None;
     loop {
         let frame = tokio::select! {
             frame = frames.next() => frame,
             _ = bayeux.shutting_down() => {
-                let _ = outgoing.send(Outgoing::Close(GOING_AWAY, "server shutting down"));
+                let _ = outgoing.send(Outgoing::Close(Some((GOING_AWAY, "server shutting down"))));
                 break;
             }
         };
         let text = match frame {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
-                let _ = outgoing.send(Outgoing::Close(UNSUPPORTED_DATA, "text frames only"));
+                let close = Some((UNSUPPORTED_DATA, "text frames only"));
+                let _ = outgoing.send(Outgoing::Close(close));
                 break;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            Some(Ok(Message::Close(_))) => {
+                let _ = outgoing.send(Outgoing::Close(None));
+                break;
+            }
+            Some(Err(_)) | None => break,
         };
         let batch = match parse_batch(text.as_bytes()) {
             Ok(batch) => batch,
             Err(_) => {
-                let reason = "malformed JSON messages";
-                let _ = outgoing.send(Outgoing::Close(INVALID_PAYLOAD, reason));
+                let close = Some((INVALID_PAYLOAD, "malformed JSON messages"));
+                let _ = outgoing.send(Outgoing::Close(close));
                 break;
             }
         };
@@ -93,6 +102,17 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
             browser: None,
         };
         let processed = bayeux.process(&batch, context);
+        // A batch that ended the session (a disconnect) woke its held connect: that reply,
+        // `reconnect: none`, goes first. The CometD client closes its socket only when the
+        // disconnect reply finds no connect outstanding.
+        let ended = attached
+            .as_ref()
+            .is_some_and(|(session, _)| !session.state().is_live());
+        if ended {
+            if let Some(task) = held.take() {
+                let _ = task.await;
+            }
+        }
         if !processed.response.is_empty() || batch.is_empty() {
             let frame = processed.response.to_json_array();
             let _ = outgoing.send(Outgoing::Frame(frame));
@@ -111,18 +131,17 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
             attached = Some((session, ticket));
             let bayeux = Arc::clone(&bayeux);
             let outgoing = outgoing.clone();
-            tokio::spawn(async move {
+            held = Some(tokio::spawn(async move {
                 let (events, reply) = bayeux.complete(connect).await;
                 let frame = json_array(events.iter().chain([&reply]));
                 // The socket may be gone by now; the reply then has no one to reach.
                 let _ = outgoing.send(Outgoing::Frame(frame));
-            });
+            }));
         }
     }
     if let Some((session, ticket)) = attached {
         session.detach_stream(ticket);
     }
-    let _ = outgoing.send(Outgoing::Close(1000, ""));
     drop(outgoing);
     let _ = writer.await;
 }
@@ -164,12 +183,17 @@ async fn write(
                 attached = Some((session, ticket));
                 continue;
             }
-            Outgoing::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code,
-                    reason: reason.into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+            Outgoing::Close(close) => {
+                if let Some((code, reason)) = close {
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                }
+                // Flushes the close handshake (tungstenite queues the answer to the
+                // client's close frame itself) before the socket is dropped.
+                let _ = sink.close().await;
                 break;
             }
         };

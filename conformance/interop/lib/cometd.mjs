@@ -10,7 +10,7 @@ import { adapt } from 'cometd-nodejs-client';
 import { CometD } from 'cometd';
 import { describeFrames, installSocketRecorder, isOpen, sockets } from './cometd-sockets.mjs';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
-import { peerFactory } from './peer.mjs';
+import { Peer } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 adapt();
@@ -60,16 +60,10 @@ function describe(message) {
   return `${JSON.stringify(message.channel)} successful=${message.successful} ${parts.join(' ')}`.trim();
 }
 
-export class CometdPeer {
+export class CometdPeer extends Peer {
   static kind = 'cometd';
   kind = 'cometd';
 
-  /** Every message the server sent to this client, after JSON parsing (incoming extension). */
-  incoming;
-  /** Every message this client sent (outgoing extension). */
-  outgoing;
-  /** Non-meta messages the server delivered (what subscribers got), as `{channel, data}`. */
-  deliveries;
   /** Replies to /meta/connect, including locally generated failures. */
   connects;
   /** Warnings the client logged (e.g. "Unknown Bayeux Message"). */
@@ -86,12 +80,7 @@ export class CometdPeer {
     if (transport === 'callback-polling' && !globalThis.window?.document) {
       throw new Error('CometdPeer: callback-polling needs window.document: import lib/dom.mjs before lib/cometd.mjs');
     }
-    this.name = name;
-    this.url = url;
-    this.transport = transport;
-    this.incoming = new Recorder(`${name} incoming`);
-    this.outgoing = new Recorder(`${name} outgoing`);
-    this.deliveries = new Recorder(`${name} deliveries`);
+    super(name, { url, transport });
     this.connects = new Recorder(`${name} /meta/connect replies`);
 
     const client = new RecordingCometD(name, (level, args) => this.logs.push({ level, args }));
@@ -101,10 +90,7 @@ export class CometdPeer {
     client.configure({ url, logLevel: DEBUG ? 'debug' : 'warn' });
     client.registerExtension('interop-recorder', {
       incoming: (m) => {
-        this.incoming.push(m);
-        if (typeof m.channel === 'string' && !m.channel.startsWith('/meta/') && m.data !== undefined) {
-          this.deliveries.push({ channel: m.channel, data: ownRealm(m.data) });
-        }
+        this.recordIncoming(m, ownRealm);
         return m;
       },
       outgoing: (m) => {
@@ -117,23 +103,6 @@ export class CometdPeer {
   }
 
   /**
-   * Creates a peer (`options` as for the constructor), handshakes and waits for its first
-   * successful /meta/connect reply. With a node:test context `t`, the peer is disconnected
-   * when the test ends.
-   */
-  static async open(t, name, options) {
-    const peer = new CometdPeer(name, options);
-    if (t) t.after(() => peer.close());
-    await peer.connect();
-    return peer;
-  }
-
-  /** A peer factory for the scenarios (`kind`, `label`, `open`), bound to one transport. */
-  static over(transport, defaults = {}) {
-    return peerFactory(CometdPeer, transport, defaults);
-  }
-
-  /**
    * Waits until the client reports a failed /meta/connect after the `from`-th reply (its
    * connection broke): what it tells its /meta/connect listeners, locally generated.
    */
@@ -141,6 +110,15 @@ export class CometdPeer {
     return this.connects.waitFor(
       (m, i) => i >= from && m.successful === false,
       `${this.name}: the client to report its /meta/connect failed (connection lost)`,
+    );
+  }
+
+  /** Waits until a /meta/connect succeeds again after the last failed one (reconnected). */
+  waitForReconnect() {
+    const failed = this.connects.items.findLastIndex((m) => m.successful === false);
+    return this.connects.waitFor(
+      (m, i) => i > failed && m.successful === true,
+      `${this.name}: a successful /meta/connect after the failed one (reconnected)`,
     );
   }
 

@@ -9,7 +9,7 @@
 
 import faye from 'faye';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
-import { peerFactory } from './peer.mjs';
+import { Peer } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 /** Errors and warnings Faye logged (its logger is process-wide, not per client). */
@@ -39,45 +39,32 @@ function fayeError(err) {
   return JSON.stringify(err);
 }
 
-export class FayePeer {
+export class FayePeer extends Peer {
   static kind = 'faye';
   kind = 'faye';
 
-  /** Every message the server sent to this client (incoming extension). */
-  incoming;
-  /** Every message this client sent (outgoing extension). */
-  outgoing;
-  /** Non-meta messages the server delivered (what subscribers got), as `{channel, data}`. */
-  deliveries;
   /** The clientId from the last successful handshake reply. */
   clientId = null;
   /** The client's 'transport:down' and 'transport:up' events, as 'down' and 'up'. */
-  transportEvents = new Recorder('transport events');
+  transportEvents = new Recorder(`${this.name} transport events`);
 
   #closed = false;
 
   /**
    * `transport`: `websocket` (Faye's Node default) or `long-polling`. `url`: the endpoint
-   * (a proxy in front of the server, say).
+   * (a proxy in front of the server, say). `clientOptions`: options for `new Faye.Client`
+   * (e.g. `{ retry: 1 }`, seconds before a failed request is sent again; Faye's default 5).
    */
-  constructor(name = `faye-${++counter}`, { url = BAYEUX_URL, transport = 'websocket' } = {}) {
+  constructor(name = `faye-${++counter}`, { url = BAYEUX_URL, transport = 'websocket', clientOptions = {} } = {}) {
     if (!TRANSPORTS.includes(transport)) throw new Error(`FayePeer: unknown transport ${JSON.stringify(transport)}`);
-    this.name = name;
-    this.url = url;
-    this.transport = transport;
-    this.incoming = new Recorder(`${name} incoming`);
-    this.outgoing = new Recorder(`${name} outgoing`);
-    this.deliveries = new Recorder(`${name} deliveries`);
+    super(name, { url, transport });
 
-    const client = new faye.Client(url);
+    const client = new faye.Client(url, clientOptions);
     if (transport === 'long-polling') client.disable('websocket');
     client.addExtension({
       incoming: (m, callback) => {
-        this.incoming.push(m);
+        this.recordIncoming(m);
         if (m.channel === '/meta/handshake' && m.successful) this.clientId = m.clientId;
-        if (typeof m.channel === 'string' && !m.channel.startsWith('/meta/') && m.data !== undefined) {
-          this.deliveries.push({ channel: m.channel, data: m.data });
-        }
         callback(m);
       },
       outgoing: (m, callback) => {
@@ -91,28 +78,20 @@ export class FayePeer {
     this.client = client;
   }
 
-  /**
-   * Creates a peer (`options` as for the constructor), handshakes and waits for its first
-   * successful /meta/connect reply. With a node:test context `t`, the peer is disconnected
-   * when the test ends.
-   */
-  static async open(t, name, options) {
-    const peer = new FayePeer(name, options);
-    if (t) t.after(() => peer.close());
-    await peer.connect();
-    return peer;
-  }
-
-  /** A peer factory for the scenarios (`kind`, `label`, `open`), bound to one transport. */
-  static over(transport, defaults = {}) {
-    return peerFactory(FayePeer, transport, defaults);
-  }
-
   /** Waits until the client reports 'transport:down' after the `from`-th transport event. */
   waitForDrop(from = this.transportEvents.length) {
     return this.transportEvents.waitFor(
       (e, i) => i >= from && e === 'down',
       `${this.name}: the client's 'transport:down' event (connection lost)`,
+    );
+  }
+
+  /** Waits until the client reports 'transport:up' after its last 'transport:down'. */
+  waitForReconnect() {
+    const down = this.transportEvents.items.lastIndexOf('down');
+    return this.transportEvents.waitFor(
+      (e, i) => i > down && e === 'up',
+      `${this.name}: 'transport:up' after 'transport:down' (reconnected)`,
     );
   }
 

@@ -30,12 +30,12 @@ fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy (herald and herald-bench)"
+cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
-cargo test
+cargo test --workspace
 step "cargo build --release"
-cargo build --release
+cargo build --release --workspace
 
 step "npm ci (conformance/)"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
@@ -86,5 +86,8 @@ start_herald --transports "$restricted_transports" --allowed-origins "$restricte
 step "conformance TR-1, TR-5 against a herald with transports turned off and an origin list"
 BAYEUX_TRANSPORTS=$restricted_transports BAYEUX_ALLOWED_ORIGINS=$restricted_origins \
   node --test --test-name-pattern='^TR-(1|5) ' conformance/suite/transports.test.mjs
+
+step "benchmark smoke: herald-bench runs every scenario against herald (no timings asserted)"
+HERALD_BIN=target/release/herald HERALD_BENCH_BIN=target/release/herald-bench bash benches/smoke.sh
 
 step "all tests passed"

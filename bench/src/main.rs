@@ -73,9 +73,13 @@ struct RunArgs {
     /// Seconds of publishing (default 10).
     #[arg(long)]
     duration: Option<f64>,
-    /// Seconds to wait for the last deliveries after publishing stops.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds to wait at most for the last deliveries after publishing stops; what has not
+    /// arrived by then is lost.
+    #[arg(long, default_value_t = 30.0)]
     drain: f64,
+    /// Stop waiting sooner when no delivery came for this many seconds.
+    #[arg(long, default_value_t = 3.0)]
+    drain_quiet: f64,
     /// idle: seconds the clients stay connected before the server's RSS is read.
     #[arg(long, default_value_t = 3.0)]
     hold: f64,
@@ -169,6 +173,7 @@ impl RunArgs {
             rate,
             duration: secs(duration),
             drain: secs(self.drain),
+            drain_quiet: secs(self.drain_quiet),
             hold: secs(self.hold),
             procs: 0,
             server_pid: self.server_pid,
@@ -195,7 +200,17 @@ impl RunArgs {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let (scenario, args) = match cli.cmd {
         Cmd::Worker => return worker::main(),

@@ -217,10 +217,17 @@ impl Bayeux {
     /// Processes one request's messages and returns the whole response, having waited out
     /// its connect if it is held (MSG-1, MSG-6). For request/response transports.
     pub async fn handle(&self, batch: &[Message<'_>], context: Context<'_>) -> Response {
+        self.finish(self.process(batch, context)).await
+    }
+
+    /// Completes what [`Bayeux::process`] left: waits out the connect, if any, and puts its
+    /// events and reply in the response. Owns everything it needs, so a transport can drop
+    /// the request (and the buffers it borrows) before a long hold.
+    pub async fn finish(&self, processed: Processed) -> Response {
         let Processed {
             mut response,
             connect,
-        } = self.process(batch, context);
+        } = processed;
         if let Some(connect) = connect {
             let (events, reply) = self.complete(connect).await;
             response.events = events;

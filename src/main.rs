@@ -87,7 +87,9 @@ async fn main() -> std::io::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!("herald listening on http://{address}{path} (demo page at http://{address}/)");
     let stopping = herald.clone();
-    axum::serve(listener, herald.router())
+    // `into_make_service` hands each connection a clone of the router's `Arc`; serving the
+    // `Router` itself would rebuild its routes for every connection (kilobytes per client).
+    axum::serve(listener, herald.router().into_make_service())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: answering held connects");

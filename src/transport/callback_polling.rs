@@ -1,7 +1,6 @@
 //! Callback-polling (JSONP): `GET <path>?message=<JSON>&jsonp=<callback>`, answered with a
 //! script that calls the callback with the response array (TR-3).
 
-use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -12,15 +11,15 @@ use crate::error::TransportError;
 const DEFAULT_CALLBACK: &str = "jsonpcallback";
 const MAX_CALLBACK_LEN: usize = 64;
 
-/// Answers a JSONP GET.
+/// Answers a JSONP GET with this query string; `browser` is its `BAYEUX_BROWSER` cookie.
 pub async fn handle(
     bayeux: &Bayeux,
-    query: Option<&str>,
-    headers: &HeaderMap,
+    query: &str,
+    browser: Option<String>,
 ) -> Result<Response, TransportError> {
     let mut message = None;
     let mut callback = None;
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match &*key {
             "message" => message = Some(value.into_owned()),
             "jsonp" => callback = Some(value.into_owned()),
@@ -32,7 +31,7 @@ pub async fn handle(
     if !is_valid_callback(&callback) {
         return Err(TransportError::BadRequest("invalid jsonp callback name"));
     }
-    let (json, cookie) = super::exchange(bayeux, message.as_bytes(), headers).await?;
+    let (json, cookie) = super::exchange(bayeux, Bytes::from(message), browser).await?;
     Ok(super::reply(
         "text/javascript;charset=UTF-8",
         cookie,

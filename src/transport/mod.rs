@@ -47,11 +47,23 @@ pub async fn endpoint(
                 }
             }
             _ if bayeux.offers(ConnectionType::CallbackPolling) => {
-                callback_polling::handle(&bayeux, uri.query(), &headers).await
+                let browser = browser::id(&headers);
+                let query = uri.query().unwrap_or_default().to_owned();
+                // The request's headers and URI are slices of the connection's read buffer:
+                // dropped now, they do not keep it alive while the connect is held.
+                drop((headers, uri));
+                callback_polling::handle(&bayeux, &query, browser).await
             }
             _ => Err(TransportError::Disabled("callback-polling")),
         },
-        Method::POST => long_polling::handle(&bayeux, &headers, body).await,
+        Method::POST => {
+            let browser = browser::id(&headers);
+            let declared = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+            drop((headers, uri));
+            long_polling::handle(&bayeux, declared, browser, body).await
+        }
         // A preflight is answered by the CORS layer; a bare OPTIONS gets an empty 200.
         Method::OPTIONS => Ok(StatusCode::OK.into_response()),
         _ => Err(TransportError::MethodNotAllowed),
@@ -75,20 +87,24 @@ pub fn parse_batch(json: &[u8]) -> Result<Vec<Message<'_>>, TransportError> {
 }
 
 /// One HTTP request/response exchange, shared by long-polling and JSONP: the batch is
-/// processed (its connect held if need be) with the browser's cookie, and a browser
-/// without one gets one with its handshake (TR-8).
+/// processed with the browser's cookie, the request's bytes are dropped, then its connect
+/// is held if need be; a browser without a cookie gets one with its handshake (TR-8).
 pub async fn exchange(
     bayeux: &Bayeux,
-    json: &[u8],
-    headers: &HeaderMap,
+    json: Bytes,
+    browser: Option<String>,
 ) -> Result<(Bytes, Option<HeaderValue>), TransportError> {
-    let batch = parse_batch(json)?;
-    let browser = browser::id(headers);
-    let context = Context {
-        websocket: false,
-        browser: browser.as_deref(),
+    let processed = {
+        let batch = parse_batch(&json)?;
+        let context = Context {
+            websocket: false,
+            browser: browser.as_deref(),
+        };
+        bayeux.process(&batch, context)
     };
-    let response = bayeux.handle(&batch, context).await;
+    // Nothing borrows the request any more: a held connect keeps none of its bytes.
+    drop(json);
+    let response = bayeux.finish(processed).await;
     let cookie = (browser.is_none() && response.has_handshake()).then(browser::new_cookie);
     Ok((response.to_json_array(), cookie))
 }

@@ -41,8 +41,9 @@ enum Outgoing {
 
 /// How much the socket reads at a time. Bayeux frames are small, and an idle socket keeps
 /// this buffer for its whole life: tungstenite's 128 KiB default would make every idle
-/// client cost more than ten times what the rest of it does.
-const READ_BUFFER: usize = 4 * 1024;
+/// client cost more than ten times what the rest of it does (a larger frame grows it as
+/// needed).
+const READ_BUFFER: usize = 1024;
 
 /// Accepts the upgrade; frames are limited like HTTP bodies (HTTP-5). No sub-protocol is
 /// required, and permessage-deflate is declined (the WebSocket stack has none), so clients

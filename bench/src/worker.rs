@@ -693,6 +693,25 @@ async fn lp_session(
     Ok(timeout)
 }
 
+/// Ends a client's setup, whatever its transport: a failure is reported to the
+/// coordinator (`None`: the client stops); a subscriber that is ready is counted.
+fn setup_done<T>(sh: &Shared, spec: &Spec, setup: Result<T>) -> Option<T> {
+    let ready = match setup {
+        Ok(ready) => ready,
+        Err(e) => {
+            let _ = sh.setup_tx.send(Err(format!("{e:#}")));
+            return None;
+        }
+    };
+    if spec.subscribe.is_some() {
+        sh.ready_receivers
+            .lock()
+            .unwrap()
+            .push(sh.plan.lo + spec.local.unwrap_or(0));
+    }
+    Some(ready)
+}
+
 async fn lp_client(sh: Arc<Shared>, spec: Spec) {
     let ident = Arc::new(Ident::default());
     let permit = sh.setup.acquire().await;
@@ -709,19 +728,9 @@ async fn lp_client(sh: Arc<Shared>, spec: Spec) {
     };
     let setup = setup.await;
     drop(permit);
-    let (mut conn, mut timeout, pconns) = match setup {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = sh.setup_tx.send(Err(format!("{e:#}")));
-            return;
-        }
+    let Some((mut conn, mut timeout, pconns)) = setup_done(&sh, &spec, setup) else {
+        return;
     };
-    if spec.subscribe.is_some() {
-        sh.ready_receivers
-            .lock()
-            .unwrap()
-            .push(sh.plan.lo + spec.local.unwrap_or(0));
-    }
     if spec.publish.is_some() {
         let phase_rx = sh.phase.clone();
         tokio::spawn(lp_publisher(
@@ -1036,19 +1045,9 @@ async fn ws_client(sh: Arc<Shared>, spec: Spec) {
     }
     .await;
     drop(permit);
-    let (mut ws, mut timeout) = match setup {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = sh.setup_tx.send(Err(format!("{e:#}")));
-            return;
-        }
+    let Some((mut ws, mut timeout)) = setup_done(&sh, &spec, setup) else {
+        return;
     };
-    if spec.subscribe.is_some() {
-        sh.ready_receivers
-            .lock()
-            .unwrap()
-            .push(sh.plan.lo + spec.local.unwrap_or(0));
-    }
     let _ = sh.setup_tx.send(Ok(()));
 
     let mut stop = sh.stop.clone();

@@ -5,29 +5,16 @@
 //
 //   BAYEUX_URL=http://127.0.0.1:18400/cometd node --test --test-concurrency=1 conformance/browser/
 
-import { before, after, test } from 'node:test';
-import { checkServer, launchBrowser } from './lib/browser.mjs';
-import { startStaticServer } from './lib/static-server.mjs';
+import { test } from 'node:test';
+import { useBrowser } from './lib/fixture.mjs';
 import { exchange } from './lib/exchange.mjs';
 
-let browser;
-let statics;
-
-before(async () => {
-  await checkServer();
-  statics = await startStaticServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await statics?.close();
-});
+const fixture = useBrowser();
 
 for (const transport of ['websocket', 'long-polling', 'callback-polling']) {
   for (const sameOrigin of [false, true]) {
     const where = sameOrigin ? 'same origin' : 'from another origin';
     test(`cometd in Chromium over ${transport} (${where}): two clients, in-order delivery, wildcard`, () =>
-      exchange(browser, { kind: 'cometd', transport, sameOrigin, staticOrigin: statics.origin }));
+      exchange(fixture.browser, { kind: 'cometd', transport, sameOrigin, staticOrigin: fixture.statics.origin }));
   }
 }

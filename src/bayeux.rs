@@ -125,6 +125,15 @@ impl PendingConnect {
     }
 }
 
+impl Drop for PendingConnect {
+    /// A connect dropped unanswered (its HTTP connection closed while it was held) still
+    /// ends, so the session expires like any other whose client went away (SES-5) instead
+    /// of counting as held, and queueing, forever.
+    fn drop(&mut self) {
+        self.session.end_connect(self.ticket);
+    }
+}
+
 /// One held poll counted against a browser's limit; released when dropped.
 #[derive(Debug)]
 struct BrowserSlot {
@@ -415,19 +424,12 @@ impl Bayeux {
         self.reply_to_connect(connect)
     }
 
-    fn reply_to_connect(&self, connect: PendingConnect) -> (Vec<Bytes>, Bytes) {
-        let PendingConnect {
-            session,
-            ticket,
-            id,
-            advice,
-            slot,
-            ..
-        } = connect;
-        drop(slot);
-        let events = session.drain_for_connect(ticket);
-        session.end_connect(ticket);
-        let id = id.as_deref();
+    fn reply_to_connect(&self, mut connect: PendingConnect) -> (Vec<Bytes>, Bytes) {
+        connect.slot = None;
+        let session = &connect.session;
+        let events = session.drain_for_connect(connect.ticket);
+        // Dropping `connect` at the end ends it (see its `Drop`).
+        let id = connect.id.as_deref();
         let reply = match session.state() {
             SessionState::Ended(EndReason::Disconnected) => Reply::ok(meta::CONNECT, id)
                 .client_id(session.id())
@@ -438,7 +440,7 @@ impl Bayeux {
             }
             _ => Reply::ok(meta::CONNECT, id)
                 .client_id(session.id())
-                .advice(advice),
+                .advice(connect.advice),
         };
         (events, reply.to_bytes())
     }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Client, session, uniq, isEvent, mustSubscribe, mustPublish, timingOf, sleep, now, ENV, HANDSHAKE_ADVICE,
+  rawRequest,
 } from './lib/bayeux.mjs';
 
 function assertUnknown(c, r, what) {
@@ -130,4 +131,28 @@ test('SES-4 a client whose queue overflows maxQueue loses its session (next conn
   assert.ok(found, `the client with exactly ${max} queued messages lost them: got ${events.length}` +
     (failed ? `, connect failed: ${JSON.stringify(failed)}` : ''));
   assert.equal(events.length, max, `the client with exactly ${max} queued messages got ${events.length}`);
+});
+
+test('SES-5 a client that goes away mid-poll expires like any other', async (t) => {
+  const c = await session(t, { name: 'ses5' }); // its first connect has been answered
+  const { interval: I, maxInterval: M } = timingOf(c);
+  const ch = uniq('ses5');
+  await mustSubscribe(c, ch);
+  // A held connect on a socket of its own, which the client then drops without an answer.
+  const body = JSON.stringify([c.connectMessage()]);
+  const cookie = [...c.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const held = rawRequest({
+    headers: {
+      'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...(cookie && { Cookie: cookie }),
+    },
+    chunks: [Buffer.from(body)],
+    timeout: 300,
+  });
+  await assert.rejects(held, /no response within/, 'the connect should have been held, not answered');
+  const gone = now();
+  // Until interval + maxInterval have passed it is alive; after them and a sweep it is not.
+  await sleep(I + M + 1000 + 500);
+  const { reply } = await c.connect({ advice: { timeout: 0 } });
+  c.ended = true;
+  assertUnknown(c, reply, `connect ${Math.round(now() - gone)} ms after its held connect's socket closed`);
 });

@@ -14,13 +14,20 @@
 //! - [`transport`]: long-polling, JSONP, WebSocket and EventSource, translating bytes to
 //!   messages and back.
 //! - [`config`]: the settings.
+//! - [`server`]: the HTTP/1.1 accept loop the binary serves the router with.
 //!
 //! # Embedding
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! let herald = herald::Herald::new(herald::Config::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, herald.router()).await
+//! let stopping = herald.clone();
+//! // Or `axum::serve(listener, herald.router())`, at a few KB more per connection.
+//! herald::server::serve(listener, herald.router(), async move {
+//!     let _ = tokio::signal::ctrl_c().await;
+//!     stopping.shutdown();
+//! })
+//! .await
 //! # }
 //! ```
 
@@ -31,6 +38,7 @@ mod demo;
 pub mod engine;
 pub mod error;
 pub mod protocol;
+pub mod server;
 pub mod service;
 pub mod session;
 pub mod transport;

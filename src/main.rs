@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::{Listener, ListenerExt};
 use clap::Parser;
 use herald::{Config, ConnectionType, Herald};
 use tracing_subscriber::EnvFilter;
@@ -76,26 +75,16 @@ async fn main() -> std::io::Result<()> {
     }
     let path = config.path.clone();
     let herald = Herald::new(config);
-    // Bayeux replies and pushes are small writes that must leave at once: no Nagle delay.
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await?
-        .tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
     let address = listener.local_addr()?;
     tracing::info!("herald listening on http://{address}{path} (demo page at http://{address}/)");
     let stopping = herald.clone();
-    // `into_make_service` hands each connection a clone of the router's `Arc`; serving the
-    // `Router` itself would rebuild its routes for every connection (kilobytes per client).
-    axum::serve(listener, herald.router().into_make_service())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: answering held connects");
-            stopping.shutdown();
-        })
-        .await?;
+    herald::server::serve(listener, herald.router(), async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: answering held connects");
+        stopping.shutdown();
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,78 @@
+//! The HTTP server: accepts TCP connections and serves a router on each over HTTP/1.1,
+//! WebSocket upgrades included, until a shutdown signal; then lets each connection finish.
+//!
+//! This is hyper's own HTTP/1.1 connection rather than `axum::serve`: axum's server first
+//! sniffs every connection for HTTP/2, and the wrapper that does so stays for the
+//! connection's life, about 6 KB per client. Bayeux clients speak HTTP/1.1 (long-polling,
+//! JSONP, EventSource, and the WebSocket handshake), and a server holding tens of thousands
+//! of idle connects pays that per connection.
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long accepting pauses after an error such as running out of file descriptors, so
+/// the loop does not spin while connections close.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, asks every
+/// connection to close once its current exchange is answered, and returns when all have.
+/// Whoever resolves `shutdown` must also make held exchanges answer (see
+/// [`crate::Herald::shutdown`]), or this waits for them.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let connections = TaskTracker::new();
+    let stopping = CancellationToken::new();
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        connections.spawn(serve_connection(tcp, router.clone(), stopping.clone()));
+    }
+    drop(listener);
+    stopping.cancel();
+    connections.close();
+    connections.wait().await;
+    Ok(())
+}
+
+async fn serve_connection(tcp: TcpStream, router: Router, stopping: CancellationToken) {
+    // Bayeux replies and pushes are small writes that must leave at once: no Nagle delay.
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
+    let connection = http1::Builder::new()
+        .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router))
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stopping.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}

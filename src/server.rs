@@ -23,8 +23,15 @@ use tokio_util::task::TaskTracker;
 /// the loop does not spin while connections close.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// How long shutdown waits for a connection to finish its exchange. Held connects answer at
+/// once, so only a client stalled mid-exchange (one that stopped reading its answer, with
+/// the socket's buffers full) is still open after this, and it may not keep the server
+/// from stopping.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, asks every
-/// connection to close once its current exchange is answered, and returns when all have.
+/// connection to close once its current exchange is answered, and returns when all have
+/// (a connection still busy after [`SHUTDOWN_GRACE`] is dropped).
 /// Whoever resolves `shutdown` must also make held exchanges answer (see
 /// [`crate::Herald::shutdown`]), or this waits for them.
 pub async fn serve(
@@ -69,7 +76,13 @@ async fn serve_connection(tcp: TcpStream, router: Router, stopping: Cancellation
         result = connection.as_mut() => result,
         () = stopping.cancelled() => {
             connection.as_mut().graceful_shutdown();
-            connection.await
+            match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::debug!("connection still busy after the shutdown grace period: closed");
+                    return;
+                }
+            }
         }
     };
     if let Err(error) = result {

@@ -1,18 +1,25 @@
 //! Micro-benchmarks of the hot paths: finding the subscribers of a channel among 100k
-//! subscriptions, serializing an event and a response, and a session queue's push/drain.
+//! subscriptions, serializing an event and a response, a session queue's push/drain, and
+//! one long-polling exchange through the router (everything herald does for a request
+//! between hyper and the socket).
 //!
 //! Run with `cargo bench --bench hot_paths`.
 
 use std::hint::black_box;
 
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use http_body_util::BodyExt;
 use serde_json::value::RawValue;
+use tower::ServiceExt;
 
 use herald::bayeux::json_array;
 use herald::broker::SubscriptionIndex;
 use herald::protocol::{event, meta, Advice, ChannelName, ChannelPattern, Reconnect, Reply};
 use herald::session::Session;
+use herald::{Config, Herald};
 
 /// 100,000 subscriptions: 10,000 rooms with 9 exact subscribers each, plus one wildcard
 /// subscriber per room (`/room/<n>/*` or `/room/<n>/**`).
@@ -103,5 +110,49 @@ fn queue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matching, serialization, queue);
+/// A POST of `body` to the endpoint, as a Node client (no `Origin`) or a browser sends it.
+fn post(body: String, origin: Option<&str>) -> Request<Body> {
+    let mut request = Request::post("/cometd").header(header::CONTENT_TYPE, "application/json");
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    request.body(Body::from(body)).unwrap()
+}
+
+fn exchange(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let herald = Herald::new(Config::default());
+    let router = herald.router();
+    let call = |request: Request<Body>| {
+        runtime.block_on(async {
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.into_body().collect().await.unwrap().to_bytes()
+        })
+    };
+    let handshake = call(post(
+        r#"[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]"#.into(),
+        None,
+    ));
+    let reply: serde_json::Value = serde_json::from_slice(&handshake).unwrap();
+    let client_id = reply[0]["clientId"].as_str().unwrap().to_owned();
+    let publish = format!(
+        r#"[{{"channel":"/bench/x","clientId":"{client_id}","id":"5","data":{{"t":1,"pad":"{}"}}}}]"#,
+        "x".repeat(50)
+    );
+    let mut group = c.benchmark_group("exchange");
+    for (name, origin) in [("no Origin", None), ("with Origin", Some("http://a.test"))] {
+        group.bench_function(
+            format!("a long-polling publish and its reply, {name}"),
+            |b| b.iter(|| call(post(publish.clone(), origin))),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matching, serialization, queue, exchange);
 criterion_main!(benches);

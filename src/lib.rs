@@ -44,38 +44,16 @@ pub mod session;
 pub mod transport;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::http::{HeaderValue, Method};
 use axum::routing::{any, get};
 use axum::Router;
 use serde_json::value::RawValue;
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use bayeux::Bayeux;
 pub use config::{Config, ConnectionType};
 pub use engine::{Engine, MemoryEngine};
 pub use error::BayeuxError;
 pub use service::{ServiceHandler, ServiceRequest, Services};
-
-/// CORS for every HTTP transport (TR-5): the allowed origins, or any origin reflected,
-/// with credentials (the CometD client always sends them) and a day-long preflight cache.
-fn cors(allowed_origins: Option<&[String]>) -> CorsLayer {
-    let origins = match allowed_origins {
-        Some(origins) => AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        ),
-        None => AllowOrigin::mirror_request(),
-    };
-    CorsLayer::new()
-        .allow_origin(origins)
-        .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(AllowHeaders::mirror_request())
-        .max_age(Duration::from_secs(86_400))
-}
 
 /// A running herald server: the protocol core, its sweeper, and the routes to reach it.
 /// Cheap to clone; every clone is the same server.
@@ -110,7 +88,9 @@ impl Herald {
     pub fn router(&self) -> Router {
         let config = self.bayeux.config();
         let path = config.path.trim_end_matches('/').to_owned();
-        let endpoint = any(transport::endpoint).layer(cors(config.allowed_origins.as_deref()));
+        let endpoint = any(transport::endpoint).layer(transport::cross_origin::layer(
+            config.allowed_origins.as_deref(),
+        ));
         let mut router = Router::new()
             .route(&path, endpoint.clone())
             .route(&format!("{path}/"), endpoint.clone())

@@ -6,19 +6,17 @@
 
 pub mod browser;
 pub mod callback_polling;
+pub mod cross_origin;
 pub mod eventsource;
 pub mod long_polling;
 pub mod websocket;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::value::RawValue;
 
 use crate::bayeux::{Bayeux, Context};
 use crate::config::ConnectionType;
@@ -26,42 +24,40 @@ use crate::error::TransportError;
 use crate::protocol::Message;
 
 /// Answers any request on the Bayeux endpoint, by handing it to its transport.
-pub async fn endpoint(
-    State(bayeux): State<Arc<Bayeux>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    body: Body,
-) -> Response {
-    let result = match method {
-        Method::GET => match upgrade {
+///
+/// The request is taken whole and split here, rather than through one extractor per part,
+/// because extractors copy the headers and URI of every request, long-polls included.
+pub async fn endpoint(State(bayeux): State<Arc<Bayeux>>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let result = match parts.method {
+        Method::GET => match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
             Ok(upgrade) if bayeux.offers(ConnectionType::WebSocket) => {
                 Ok(websocket::upgrade(bayeux, upgrade))
             }
-            _ if eventsource::is_request(&headers) => {
+            _ if eventsource::is_request(&parts.headers) => {
                 if bayeux.offers(ConnectionType::EventSource) {
-                    eventsource::stream(&bayeux, uri.path())
+                    eventsource::stream(&bayeux, parts.uri.path())
                 } else {
                     Err(TransportError::Disabled("eventsource"))
                 }
             }
             _ if bayeux.offers(ConnectionType::CallbackPolling) => {
-                let browser = browser::id(&headers);
-                let query = uri.query().unwrap_or_default().to_owned();
+                let browser = browser::id(&parts.headers);
+                let query = parts.uri.query().unwrap_or_default().to_owned();
                 // The request's headers and URI are slices of the connection's read buffer:
                 // dropped now, they do not keep it alive while the connect is held.
-                drop((headers, uri));
+                drop(parts);
                 callback_polling::handle(&bayeux, &query, browser).await
             }
             _ => Err(TransportError::Disabled("callback-polling")),
         },
         Method::POST => {
-            let browser = browser::id(&headers);
-            let declared = headers
+            let browser = browser::id(&parts.headers);
+            let declared = parts
+                .headers
                 .get(header::CONTENT_LENGTH)
                 .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-            drop((headers, uri));
+            drop(parts);
             long_polling::handle(&bayeux, declared, browser, body).await
         }
         // A preflight is answered by the CORS layer; a bare OPTIONS gets an empty 200.
@@ -72,14 +68,14 @@ pub async fn endpoint(
 }
 
 /// Reads a request's JSON text as a batch (MSG-1): one message or an array of them.
-/// Anything else is not a Bayeux request at all (HTTP-4).
+/// Anything else is not a Bayeux request at all (HTTP-4). The first byte says which, so
+/// the text is parsed once.
 pub fn parse_batch(json: &[u8]) -> Result<Vec<Message<'_>>, TransportError> {
     const MALFORMED: TransportError = TransportError::BadRequest("malformed JSON messages");
     let text = std::str::from_utf8(json).map_err(|_| MALFORMED)?;
-    let raw: &RawValue = serde_json::from_str(text).map_err(|_| MALFORMED)?;
-    match raw.get().as_bytes().first() {
-        Some(b'[') => serde_json::from_str(raw.get()).map_err(|_| MALFORMED),
-        Some(b'{') => Ok(vec![serde_json::from_str(raw.get()).map_err(|_| MALFORMED)?]),
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text).map_err(|_| MALFORMED),
+        Some(b'{') => Ok(vec![serde_json::from_str(text).map_err(|_| MALFORMED)?]),
         _ => Err(TransportError::BadRequest(
             "expected a JSON object or array of objects",
         )),

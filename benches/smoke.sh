@@ -39,4 +39,6 @@ for t in "${transports[@]}"; do
   "$BENCH" idle "${common[@]}" --transport "$t" -n 50 --hold 0.5
   "$BENCH" max-rate "${common[@]}" --transport "$t" -n 20 --start-rate 50 --step 0.5 --max-steps 2
 done
+echo "== loopback floor"
+"$BENCH" floor -n 20 --duration 0.5
 echo "smoke: herald-bench ran every scenario against herald; nothing lost"

@@ -1,9 +1,11 @@
 //! herald-bench: a load generator for Bayeux servers (herald, Faye, CometD). This module owns
 //! the command line: the four scenarios (`fanout`, `chat`, `idle`, `max-rate`), the
-//! side-by-side `suite`, and the hidden `worker` subcommand the parent re-runs itself as.
+//! side-by-side `suite`, the machine's loopback `floor`, and the hidden subcommands the
+//! parent re-runs itself as.
 
 mod bayeux;
 mod coordinator;
+mod floor;
 mod http;
 mod procfs;
 mod report;
@@ -47,9 +49,18 @@ enum Cmd {
     /// Start herald, Faye and CometD's Node server in turn, run every scenario against each,
     /// and print a table with ratios.
     Suite(suite::SuiteArgs),
+    /// What one loopback TCP request/response costs this machine, without HTTP or Bayeux:
+    /// the ceiling of every long-polling rate.
+    Floor(floor::FloorArgs),
     /// (internal) one worker process of a run; reads its plan on stdin.
     #[command(hide = true)]
     Worker,
+    /// (internal) the server process of `floor`.
+    #[command(hide = true)]
+    FloorServer(floor::Exchange),
+    /// (internal) one client process of `floor`.
+    #[command(hide = true)]
+    FloorClient(floor::ClientArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -221,6 +232,9 @@ fn run() -> Result<()> {
     let (scenario, args) = match cli.cmd {
         Cmd::Worker => return worker::main(),
         Cmd::Suite(a) => return suite::main(a),
+        Cmd::Floor(a) => return floor::main(a),
+        Cmd::FloorServer(a) => return floor::server(a),
+        Cmd::FloorClient(a) => return floor::client(a),
         Cmd::Fanout(a) => (Scenario::Fanout, a),
         Cmd::Chat(a) => (Scenario::Chat, a),
         Cmd::Idle(a) => (Scenario::Idle, a),

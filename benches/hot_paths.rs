@@ -9,16 +9,16 @@ use std::hint::black_box;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http_body_util::BodyExt;
 use serde_json::value::RawValue;
 use tower::ServiceExt;
 
-use herald::bayeux::json_array;
 use herald::broker::SubscriptionIndex;
-use herald::protocol::{event, meta, Advice, ChannelName, ChannelPattern, Reconnect, Reply};
-use herald::session::Session;
+use herald::protocol::{
+    events_json, Advice, ChannelName, ChannelPattern, Event, MessageId, Meta, Reconnect, Reply,
+};
+use herald::session::{Claim, Session};
 use herald::{Config, Herald};
 
 /// 100,000 subscriptions: 10,000 rooms with 9 exact subscribers each, plus one wildcard
@@ -64,7 +64,7 @@ fn serialization(c: &mut Criterion) {
     )
     .unwrap();
     c.bench_function("event: serialize one broadcast", |b| {
-        b.iter(|| event(black_box(&channel), black_box(&data)))
+        b.iter(|| Event::new(black_box(&channel).clone(), black_box(&data).clone()).freeze())
     });
     let advice = Advice {
         reconnect: Reconnect::Retry,
@@ -73,27 +73,35 @@ fn serialization(c: &mut Criterion) {
         max_interval: None,
         multiple_clients: None,
     };
-    let id = RawValue::from_string(r#""17""#.into()).unwrap();
+    let id = MessageId::number(17);
     c.bench_function("reply: serialize a connect reply", |b| {
         b.iter(|| {
-            Reply::ok(meta::CONNECT, Some(&id))
+            let reply = Reply::ok(Meta::Connect.as_str(), Some(id.clone()))
                 .client_id("0123456789abcdef0123456789abcdef")
-                .advice(advice)
-                .to_bytes()
+                .advice(advice);
+            let mut json = Vec::new();
+            reply.write_json(&mut json);
+            json
         })
     });
-    let events: Vec<Bytes> = (0..100).map(|_| event(&channel, &data)).collect();
+    let events: Vec<_> = (0..100)
+        .map(|_| Event::new(channel.clone(), data.clone()).freeze())
+        .collect();
     let mut group = c.benchmark_group("response");
     group.throughput(Throughput::Elements(100));
     group.bench_function("concatenate 100 events into one array", |b| {
-        b.iter(|| json_array(black_box(&events).iter()))
+        b.iter(|| events_json(black_box(&events)))
     });
     group.finish();
 }
 
 fn queue(c: &mut Criterion) {
-    let session = Session::new("0123456789abcdef0123456789abcdef".into(), 1, 100_000);
-    let message = Bytes::from_static(br#"{"channel":"/a","data":1}"#);
+    let session = Session::new("0123456789abcdef0123456789abcdef".into(), 1, 100_000, false);
+    let message = Event::new(
+        ChannelName::parse("/a").unwrap(),
+        RawValue::from_string("1".into()).unwrap(),
+    )
+    .freeze();
     let mut group = c.benchmark_group("queue");
     group.throughput(Throughput::Elements(100));
     group.bench_function("push 100 then drain", |b| {
@@ -102,9 +110,9 @@ fn queue(c: &mut Criterion) {
                 session.deliver(message.clone());
             }
             let ticket = session.begin_connect(true).unwrap();
-            let drained = session.drain_for_connect(ticket);
+            let drained = session.take(Claim::Connect(ticket));
             session.end_connect(ticket);
-            black_box(drained.len())
+            black_box(drained.events.len())
         })
     });
     group.finish();

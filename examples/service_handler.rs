@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use herald::protocol::ChannelName;
-use herald::{Config, Herald, ServiceRequest, Services};
+use herald::{Herald, ServiceRequest};
 use serde::Deserialize;
 use serde_json::value::to_raw_value;
 
@@ -24,10 +24,8 @@ fn add(request: &ServiceRequest<'_>) -> Option<Box<serde_json::value::RawValue>>
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let mut services = Services::default();
     let channel = ChannelName::parse("/service/add").expect("a valid channel name");
-    services.insert(channel, Arc::new(add));
-    let herald = Herald::with_services(Config::default(), services, false);
+    let herald = Herald::builder().service(channel, Arc::new(add)).build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;
     axum::serve(listener, herald.router()).await
 }

@@ -76,6 +76,12 @@ pub struct Config {
     pub multi_session_interval: Duration,
     /// How often an idle push stream (EventSource) sends a keep-alive comment.
     pub keep_alive: Duration,
+    /// The `ack` extension: reliable, ordered delivery for clients that ask (ACK-1).
+    pub ack: bool,
+    /// The `timesync` extension: clock offset and lag for clients that ask (TS-1).
+    pub timesync: bool,
+    /// The `timestamp` extension: a `timestamp` on every message sent (TS-2).
+    pub timestamp: bool,
 }
 
 impl Default for Config {
@@ -94,6 +100,9 @@ impl Default for Config {
             max_polls_per_browser: 4,
             multi_session_interval: Duration::from_millis(2_000),
             keep_alive: Duration::from_secs(15),
+            ack: true,
+            timesync: true,
+            timestamp: false,
         }
     }
 }

@@ -2,18 +2,34 @@
 //! against it unchanged.
 //!
 //! # Layout
-//! - [`protocol`]: the wire format: channel names and patterns, messages, replies, advice.
-//! - [`error`]: every error, and the one place each becomes a Bayeux error string or an
-//!   HTTP status.
-//! - [`session`]: one client's session: its state machine and its queue of messages.
+//! One way in, one way out:
+//!
+//! ```text
+//!  transport (bytes ⇄ messages)          protocol (typed messages, replies, events)
+//!        │  parse_batch                          ▲
+//!        ▼                                       │ Response::to_json (once)
+//!  Bayeux::process ── extensions (incoming) ── handlers ── security policy
+//!        │                                       │
+//!        │                    hub: sessions, queues, broker ── cluster (other nodes)
+//!        ▼                                       │
+//!  held connect / PushStream ◀── outbound door (per-recipient hooks, ack batches)
+//! ```
+//!
+//! - [`protocol`]: the wire format: channel names and patterns, typed messages, replies,
+//!   events, advice, and the protocol's errors.
+//! - [`session`]: one client's session: its state machine, its queue, and the
+//!   [`ServerSession`] handle applications see.
 //! - [`broker`]: the subscription index and fan-out.
-//! - [`engine`]: where sessions and subscriptions live (in memory; Redis later), behind
-//!   one narrow interface.
-//! - [`bayeux`]: the protocol state machine: meta channels, publishing, held connects.
-//! - [`service`]: server-side handlers for `/service/**`.
+//! - [`hub`]: this node's sessions and subscriptions.
+//! - [`cluster`]: the seam between nodes, and the in-process cluster.
+//! - [`bayeux`]: the protocol core: meta channels, publishing, held connects, the outbound
+//!   door.
+//! - [`extension`], [`security`], [`listener`]: what an application plugs in; [`local`]:
+//!   server-side sessions; [`service`]: `/service/**` handlers.
 //! - [`transport`]: long-polling, JSONP, WebSocket and EventSource, translating bytes to
 //!   messages and back.
-//! - [`config`]: the settings.
+//! - [`request`]: the request details that travel with each message.
+//! - [`config`]: the settings; [`builder`]: putting a server together.
 //! - [`server`]: the HTTP/1.1 accept loop the binary serves the router with.
 //!
 //! # Embedding
@@ -30,14 +46,23 @@
 //! .await
 //! # }
 //! ```
+//!
+//! With a security policy, an extension and a listener, see [`Herald::builder`] and the
+//! README's "Embedding" section.
 
 pub mod bayeux;
 pub mod broker;
+pub mod builder;
+pub mod cluster;
 pub mod config;
 mod demo;
-pub mod engine;
-pub mod error;
+pub mod extension;
+pub mod hub;
+pub mod listener;
+pub mod local;
 pub mod protocol;
+pub mod request;
+pub mod security;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -50,16 +75,24 @@ use axum::Router;
 use serde_json::value::RawValue;
 
 pub use bayeux::Bayeux;
+pub use builder::Builder;
+pub use cluster::{Cluster, InProcessCluster};
 pub use config::{Config, ConnectionType};
-pub use engine::{Engine, MemoryEngine};
-pub use error::BayeuxError;
+pub use extension::Extension;
+pub use futures_util::future::BoxFuture;
+pub use listener::Listener;
+pub use local::LocalSession;
+pub use protocol::BayeuxError;
+pub use request::RequestInfo;
+pub use security::{Authorization, Authorizer, Operation, SecurityPolicy};
 pub use service::{ServiceHandler, ServiceRequest, Services};
+pub use session::{EndReason, ServerSession};
 
 /// A running herald server: the protocol core, its sweeper, and the routes to reach it.
 /// Cheap to clone; every clone is the same server.
 #[derive(Clone)]
 pub struct Herald {
-    bayeux: Arc<Bayeux>,
+    core: Arc<Bayeux>,
     demo: bool,
 }
 
@@ -67,26 +100,24 @@ impl Herald {
     /// A server with the in-memory engine, the demo page at `/` and the demo service
     /// `/service/echo`. Must be called inside a Tokio runtime: it starts the sweeper.
     pub fn new(config: Config) -> Self {
-        let mut services = Services::default();
-        if let Some(echo) = protocol::ChannelName::parse("/service/echo") {
-            services.insert(echo, service::echo());
-        }
-        Self::with_services(config, services, true)
+        let echo = protocol::ChannelName::parse("/service/echo").expect("a valid channel name");
+        Self::builder()
+            .config(config)
+            .service(echo, service::echo())
+            .demo(true)
+            .build()
     }
 
-    /// A server with the given `/service` handlers; `demo` adds the demo page at `/`.
-    /// Must be called inside a Tokio runtime: it starts the sweeper.
-    pub fn with_services(config: Config, services: Services, demo: bool) -> Self {
-        let engine = Arc::new(MemoryEngine::new(config.max_queue));
-        let bayeux = Arc::new(Bayeux::new(engine, config, services));
-        tokio::spawn(Arc::clone(&bayeux).run_sweeper());
-        Self { bayeux, demo }
+    /// A server put together piece by piece: settings, services, extensions, a security
+    /// policy, authorizers, listeners, a cluster.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 
     /// The routes: the Bayeux endpoint at the configured path, `<path>/` and
     /// `<path>/<anything>` (HTTP-1), and the demo page at `/` when enabled.
     pub fn router(&self) -> Router {
-        let config = self.bayeux.config();
+        let config = self.core.config();
         let path = config.path.trim_end_matches('/').to_owned();
         let endpoint = any(transport::endpoint).layer(transport::cross_origin::layer(
             config.allowed_origins.as_deref(),
@@ -99,24 +130,30 @@ impl Herald {
             let page = demo::page(&path);
             router = router.route("/", get(move || async move { page }));
         }
-        router.with_state(Arc::clone(&self.bayeux))
+        router.with_state(Arc::clone(&self.core))
     }
 
-    /// Publishes `data` (JSON) to a broadcast channel from the server itself; returns how
-    /// many sessions it reached.
+    /// Publishes `data` (JSON) to a broadcast channel from the server itself, through the
+    /// extensions' broadcast hooks and to every node of a cluster; returns how many of this
+    /// node's sessions it reached.
     pub fn publish(&self, channel: &str, data: &RawValue) -> Result<usize, BayeuxError> {
-        self.bayeux.publish_from_server(channel, data)
+        self.core.publish_from_server(channel, data)
     }
 
-    /// How many sessions are live.
+    /// A new server-side session, handshaken like a client (see [`LocalSession`]).
+    pub async fn local_session(&self) -> Result<LocalSession, BayeuxError> {
+        LocalSession::handshake(&self.core).await
+    }
+
+    /// How many sessions this node holds.
     pub fn session_count(&self) -> usize {
-        self.bayeux.engine().session_count()
+        self.core.session_count()
     }
 
     /// Starts shutting down: held connects answer at once with `reconnect: retry` (CN-8)
     /// and the sweeper stops. Call it before the HTTP server's graceful shutdown waits for
     /// in-flight requests.
     pub fn shutdown(&self) {
-        self.bayeux.shutdown();
+        self.core.shutdown();
     }
 }

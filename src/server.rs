@@ -9,15 +9,20 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 /// How long accepting pauses after an error such as running out of file descriptors, so
 /// the loop does not spin while connections close.
@@ -31,7 +36,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, asks every
 /// connection to close once its current exchange is answered, and returns when all have
-/// (a connection still busy after [`SHUTDOWN_GRACE`] is dropped).
+/// (a connection still busy 10 s after that is dropped).
 /// Whoever resolves `shutdown` must also make held exchanges answer (see
 /// [`crate::Herald::shutdown`]), or this waits for them.
 pub async fn serve(
@@ -45,7 +50,7 @@ pub async fn serve(
     loop {
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(%error, "cannot accept a connection");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -54,7 +59,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        connections.spawn(serve_connection(tcp, router.clone(), stopping.clone()));
+        let (tcp, peer) = tcp;
+        connections.spawn(serve_connection(
+            tcp,
+            peer,
+            router.clone(),
+            stopping.clone(),
+        ));
     }
     drop(listener);
     stopping.cancel();
@@ -63,13 +74,24 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_connection(tcp: TcpStream, router: Router, stopping: CancellationToken) {
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    stopping: CancellationToken,
+) {
     // Bayeux replies and pushes are small writes that must leave at once: no Nagle delay.
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::debug!(%error, "cannot set TCP_NODELAY");
     }
+    // Every request learns the peer's address as axum's `ConnectInfo`, which is also what
+    // `axum::serve(.., into_make_service_with_connect_info)` gives it.
+    let service = router.map_request(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
     let connection = http1::Builder::new()
-        .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router))
+        .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {

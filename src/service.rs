@@ -9,14 +9,17 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use crate::protocol::ChannelName;
+use crate::session::ServerSession;
 
 /// A request to a service.
 #[derive(Debug)]
 pub struct ServiceRequest<'a> {
     /// The service channel.
     pub channel: &'a ChannelName,
-    /// The sender's client id.
+    /// The sender's client id (empty for an anonymous publish).
     pub client_id: &'a str,
+    /// The sender's session, with its attributes (none for an anonymous publish).
+    pub session: Option<&'a ServerSession>,
     /// The request's `data`, as raw JSON.
     pub data: &'a RawValue,
 }

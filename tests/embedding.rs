@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tower::ServiceExt;
 
 use herald::protocol::ChannelName;
-use herald::{Config, Herald, Services};
+use herald::{Config, Herald};
+
+mod common;
+use common::{client, connect, post};
 
 fn config() -> Config {
     Config {
@@ -21,47 +22,6 @@ fn config() -> Config {
         sweep_period: Duration::from_millis(50),
         ..Config::default()
     }
-}
-
-async fn post(router: &Router, body: Value) -> (StatusCode, Value) {
-    let request = Request::post("/cometd")
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// Handshakes, connects once (answered at once, CN-3) and subscribes to `channel`.
-async fn client(router: &Router, channel: &str) -> String {
-    let (_, reply) = post(
-        router,
-        json!({"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}),
-    )
-    .await;
-    let id = reply[0]["clientId"].as_str().unwrap().to_owned();
-    connect(router, &id).await;
-    let (_, reply) = post(
-        router,
-        json!({"channel":"/meta/subscribe","clientId":id,"subscription":channel}),
-    )
-    .await;
-    assert_eq!(reply[0]["successful"], true);
-    id
-}
-
-async fn connect(router: &Router, id: &str) -> Value {
-    post(
-        router,
-        json!({"channel":"/meta/connect","clientId":id,"connectionType":"long-polling","id":"c"}),
-    )
-    .await
-    .1
 }
 
 #[tokio::test]
@@ -102,15 +62,16 @@ async fn server_side_publish_reaches_subscribers() {
 
 #[tokio::test]
 async fn custom_service_handlers_answer_the_sender_only() {
-    let mut services = Services::default();
-    services.insert(
-        ChannelName::parse("/service/upper").unwrap(),
-        Arc::new(|request: &herald::ServiceRequest<'_>| {
-            let text: String = serde_json::from_str(request.data.get()).ok()?;
-            serde_json::value::to_raw_value(&text.to_uppercase()).ok()
-        }),
-    );
-    let herald = Herald::with_services(config(), services, false);
+    let herald = Herald::builder()
+        .config(config())
+        .service(
+            ChannelName::parse("/service/upper").unwrap(),
+            Arc::new(|request: &herald::ServiceRequest<'_>| {
+                let text: String = serde_json::from_str(request.data.get()).ok()?;
+                serde_json::value::to_raw_value(&text.to_uppercase()).ok()
+            }),
+        )
+        .build();
     let router = herald.router();
     let watcher = client(&router, "/**").await;
     let caller = client(&router, "/x").await;

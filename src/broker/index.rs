@@ -64,31 +64,40 @@ impl<S> Default for SubscriptionIndex<S> {
 }
 
 impl<S> SubscriptionIndex<S> {
-    /// Adds `subscriber` under `pattern`; `false` if it was already there (SUB-5).
-    pub fn insert(&mut self, pattern: &ChannelPattern, key: SessionKey, subscriber: S) -> bool {
+    /// Adds `subscriber` under `pattern`: `None` if it was already there (SUB-5), else
+    /// whether it is the pattern's first subscriber.
+    pub fn insert(
+        &mut self,
+        pattern: &ChannelPattern,
+        key: SessionKey,
+        subscriber: S,
+    ) -> Option<bool> {
         let mut node = &mut self.root;
         for segment in pattern.base_segments() {
             node = node.children.entry(segment.into()).or_default();
         }
-        node.set(pattern.wildcard())
-            .insert(key, subscriber)
-            .is_none()
+        let set = node.set(pattern.wildcard());
+        let first = set.is_empty();
+        set.insert(key, subscriber).is_none().then_some(first)
     }
 
-    /// Removes `key` from `pattern`, pruning nodes left empty; `false` if it was not there.
-    pub fn remove(&mut self, pattern: &ChannelPattern, key: SessionKey) -> bool {
+    /// Removes `key` from `pattern`, pruning nodes left empty: `None` if it was not there,
+    /// else whether it was the pattern's last subscriber.
+    pub fn remove(&mut self, pattern: &ChannelPattern, key: SessionKey) -> Option<bool> {
         fn walk<'p, S>(
             node: &mut Node<S>,
             mut segments: impl Iterator<Item = &'p str>,
             wildcard: Wildcard,
             key: SessionKey,
-        ) -> bool {
+        ) -> Option<bool> {
             match segments.next() {
-                None => node.set(wildcard).remove(&key).is_some(),
+                None => {
+                    let set = node.set(wildcard);
+                    set.remove(&key)?;
+                    Some(set.is_empty())
+                }
                 Some(segment) => {
-                    let Some(child) = node.children.get_mut(segment) else {
-                        return false;
-                    };
+                    let child = node.children.get_mut(segment)?;
                     let removed = walk(child, segments, wildcard, key);
                     if child.is_empty() {
                         node.children.remove(segment);
@@ -123,6 +132,23 @@ impl<S> SubscriptionIndex<S> {
         }
         found.push(&node.exact);
         found
+    }
+
+    /// Whether `pattern` itself has subscribers (not through another pattern).
+    pub fn has_subscribers(&self, pattern: &ChannelPattern) -> bool {
+        let mut node = &self.root;
+        for segment in pattern.base_segments() {
+            match node.children.get(segment) {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        let set = match pattern.wildcard() {
+            Wildcard::None => &node.exact,
+            Wildcard::One => &node.one,
+            Wildcard::Deep => &node.deep,
+        };
+        !set.is_empty()
     }
 
     /// Whether the index holds nothing (every subscription removed).
@@ -175,11 +201,15 @@ mod tests {
     fn insert_is_idempotent_and_remove_prunes() {
         let mut index = SubscriptionIndex::default();
         let pattern = ChannelPattern::parse("/x/y/**").unwrap();
-        assert!(index.insert(&pattern, 1, ()));
-        assert!(!index.insert(&pattern, 1, ()));
-        assert_eq!(keys(&index, "/x/y/z"), [1]);
-        assert!(index.remove(&pattern, 1));
-        assert!(!index.remove(&pattern, 1));
+        assert_eq!(index.insert(&pattern, 1, ()), Some(true));
+        assert_eq!(index.insert(&pattern, 1, ()), None);
+        assert_eq!(index.insert(&pattern, 2, ()), Some(false));
+        assert!(index.has_subscribers(&pattern));
+        assert!(!index.has_subscribers(&ChannelPattern::parse("/x/y").unwrap()));
+        assert_eq!(keys(&index, "/x/y/z"), [1, 2]);
+        assert_eq!(index.remove(&pattern, 1), Some(false));
+        assert_eq!(index.remove(&pattern, 1), None);
+        assert_eq!(index.remove(&pattern, 2), Some(true));
         assert!(index.is_empty());
         assert!(keys(&index, "/x/y/z").is_empty());
     }

@@ -120,6 +120,32 @@ impl ChannelPattern {
         }
     }
 
+    /// Whether every channel `other` matches is also matched by this pattern: `/a/**` covers
+    /// `/a/b`, `/a/*` and `/a/b/**`; `/a/*` covers `/a/b` and itself. Channel authorizers
+    /// registered on this pattern apply to a subscription to `other`.
+    pub fn covers(&self, other: &ChannelPattern) -> bool {
+        if self == other {
+            return true;
+        }
+        let mut base = self.base_segments();
+        let mut theirs = other.base_segments();
+        loop {
+            match (base.next(), theirs.next()) {
+                (Some(b), Some(t)) if b == t => continue,
+                (Some(_), _) => return false,
+                (None, next) => {
+                    let deeper = next.map_or(0, |_| 1 + theirs.count());
+                    return match (self.wildcard, other.wildcard) {
+                        (Wildcard::Deep, Wildcard::None) => deeper >= 1,
+                        (Wildcard::Deep, _) => true,
+                        (Wildcard::One, Wildcard::None) => deeper == 1,
+                        _ => false,
+                    };
+                }
+            }
+        }
+    }
+
     /// Whether `name` is matched by this pattern (CH-2). The broker's index does the same
     /// walk for all patterns at once; this one is the reference it is tested against.
     pub fn matches(&self, name: &ChannelName) -> bool {
@@ -161,6 +187,15 @@ impl ChannelName {
     /// Which kind of channel this is.
     pub fn kind(&self) -> ChannelKind {
         kind_of(&self.0)
+    }
+}
+
+impl From<ChannelName> for ChannelPattern {
+    fn from(name: ChannelName) -> Self {
+        ChannelPattern {
+            text: name.0,
+            wildcard: Wildcard::None,
+        }
     }
 }
 
@@ -230,6 +265,36 @@ mod tests {
         assert!(!pat("/*").matches(&name("/x/y")));
         assert!(pat("/a/b").matches(&name("/a/b")));
         assert!(!pat("/a/b").matches(&name("/a/bc")));
+    }
+
+    #[test]
+    fn covering_patterns() {
+        let pat = |s| ChannelPattern::parse(s).unwrap();
+        for (outer, inner) in [
+            ("/a/**", "/a/b"),
+            ("/a/**", "/a/*"),
+            ("/a/**", "/a/**"),
+            ("/a/**", "/a/b/**"),
+            ("/a/*", "/a/b"),
+            ("/a/*", "/a/*"),
+            ("/**", "/x/y/*"),
+            ("/a/b", "/a/b"),
+        ] {
+            assert!(pat(outer).covers(&pat(inner)), "{outer} covers {inner}");
+        }
+        for (outer, inner) in [
+            ("/a/**", "/a"),
+            ("/a/*", "/a/**"),
+            ("/a/*", "/a/b/c"),
+            ("/a/*", "/a"),
+            ("/a/b", "/a/*"),
+            ("/a/b/**", "/a/*"),
+        ] {
+            assert!(
+                !pat(outer).covers(&pat(inner)),
+                "{outer} does not cover {inner}"
+            );
+        }
     }
 
     #[test]

@@ -1,16 +1,16 @@
-//! Outgoing Bayeux messages: replies to the client's messages, advice, and the event
-//! a publish delivers.
+//! Replies to the client's messages, and the advice they carry.
 //!
-//! Replies are serialized straight to bytes; a response is then built by concatenating
-//! those bytes with the events queued for the client (see `transport::response`), never by
-//! building a JSON tree of the whole response.
+//! A reply is a typed value until the whole response is written (see [`super::Response`]),
+//! so extensions can still change it on its way out: add to its `ext`, set a field, or
+//! turn it into a failure.
 
-use bytes::Bytes;
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::channel::ChannelName;
-use crate::error::BayeuxError;
+use super::error::BayeuxError;
+use super::message::{Ext, MessageId};
 
 /// What the client should do next (ADV-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,7 +20,7 @@ pub enum Reconnect {
     Retry,
     /// Handshake again: the session is gone.
     Handshake,
-    /// Stop: the session was ended on purpose.
+    /// Stop: the session was ended on purpose, or the server will not have this client.
     None,
 }
 
@@ -45,47 +45,68 @@ pub struct Advice {
 
 impl Advice {
     /// Advice that sends the client back to the handshake (ERR-2, HS-4).
-    pub const HANDSHAKE: Advice = Advice {
-        reconnect: Reconnect::Handshake,
-        interval: 0,
-        timeout: None,
-        max_interval: None,
-        multiple_clients: None,
-    };
+    pub const HANDSHAKE: Advice = Advice::only(Reconnect::Handshake);
+
+    /// Advice that tells the client to stop (SEC-1: a denied handshake).
+    pub const NONE: Advice = Advice::only(Reconnect::None);
+
+    const fn only(reconnect: Reconnect) -> Advice {
+        Advice {
+            reconnect,
+            interval: 0,
+            timeout: None,
+            max_interval: None,
+            multiple_clients: None,
+        }
+    }
 }
 
-/// A reply to one message. Only the fields a meta channel needs are set.
-#[derive(Debug, Serialize)]
+fn display<S: Serializer>(error: &Option<BayeuxError>, serializer: S) -> Result<S::Ok, S::Error> {
+    match error {
+        Some(error) => serializer.collect_str(error),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A reply to one message. Only the fields its channel needs are set.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Reply<'a> {
+pub struct Reply {
     #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<&'a str>,
+    channel: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a RawValue>,
+    id: Option<MessageId>,
     successful: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    client_id: Option<Box<str>>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "display")]
+    error: Option<BayeuxError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     minimum_version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    supported_connection_types: Option<&'a [&'static str]>,
+    supported_connection_types: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    subscription: Option<&'a RawValue>,
+    subscription: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a RawValue>,
+    data: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     advice: Option<Advice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ext: Option<Ext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<String>,
+    /// The batch number of the events a connect reply carries, in acknowledged delivery.
+    #[serde(skip)]
+    batch: Option<u64>,
 }
 
-impl<'a> Reply<'a> {
+impl Reply {
     /// A successful reply on `channel`, echoing `id` (MSG-3).
-    pub fn ok(channel: &'a str, id: Option<&'a RawValue>) -> Self {
+    pub fn ok(channel: impl Into<Cow<'static, str>>, id: Option<MessageId>) -> Self {
         Self {
-            channel: Some(channel),
+            channel: Some(channel.into()),
             id,
             successful: true,
             client_id: None,
@@ -96,23 +117,36 @@ impl<'a> Reply<'a> {
             subscription: None,
             data: None,
             advice: None,
+            ext: None,
+            timestamp: None,
+            batch: None,
         }
     }
 
     /// A failed reply: the error's wire string, and its advice when it has one.
-    pub fn failed(channel: Option<&'a str>, id: Option<&'a RawValue>, error: &BayeuxError) -> Self {
-        Self {
-            channel,
-            successful: false,
-            error: Some(error.to_string()),
-            advice: error.advice(),
-            ..Self::ok("", id)
-        }
+    pub fn failed(
+        channel: Option<Cow<'static, str>>,
+        id: Option<MessageId>,
+        error: BayeuxError,
+    ) -> Self {
+        let mut reply = Self::ok("", id);
+        reply.channel = channel;
+        reply.fail(error);
+        reply
+    }
+
+    /// Turns the reply into a failure with `error` (and the error's advice, if any).
+    pub fn fail(&mut self, error: BayeuxError) {
+        self.successful = false;
+        self.advice = error.advice().or(self.advice);
+        self.error = Some(error);
+        self.data = None;
+        self.batch = None;
     }
 
     /// Adds the client id.
-    pub fn client_id(mut self, client_id: &'a str) -> Self {
-        self.client_id = Some(client_id);
+    pub fn client_id(mut self, client_id: &str) -> Self {
+        self.client_id = Some(client_id.into());
         self
     }
 
@@ -123,7 +157,7 @@ impl<'a> Reply<'a> {
     }
 
     /// Adds the handshake's version fields and the server's connection types (HS-1).
-    pub fn handshake(mut self, connection_types: &'a [&'static str]) -> Self {
+    pub fn handshake(mut self, connection_types: Vec<&'static str>) -> Self {
         self.version = Some("1.0");
         self.minimum_version = Some("1.0");
         self.supported_connection_types = Some(connection_types);
@@ -131,38 +165,80 @@ impl<'a> Reply<'a> {
     }
 
     /// Echoes the `subscription` field (SUB-1).
-    pub fn subscription(mut self, subscription: &'a RawValue) -> Self {
-        self.subscription = Some(subscription);
+    pub fn subscription(mut self, subscription: &RawValue) -> Self {
+        self.subscription = Some(subscription.to_owned());
         self
     }
 
     /// Adds `data`, for a service's answer (SVC-2).
-    pub fn data(mut self, data: Option<&'a RawValue>) -> Self {
+    pub fn data(mut self, data: Option<Box<RawValue>>) -> Self {
         self.data = data;
         self
     }
 
-    /// The reply as JSON bytes.
-    pub fn to_bytes(&self) -> Bytes {
-        // Serializing a struct of strings, numbers and already-valid raw JSON cannot fail.
-        Bytes::from(serde_json::to_vec(self).expect("a reply always serializes"))
+    /// Records the batch number of the events delivered with this connect reply.
+    pub(crate) fn batch(mut self, batch: Option<u64>) -> Self {
+        self.batch = batch;
+        self
     }
-}
 
-/// The message a publish delivers to every subscriber, serialized once (PUB-4): only the
-/// channel and the data, never the publisher's `clientId`, `id` or `ext`.
-pub fn event(channel: &ChannelName, data: &RawValue) -> Bytes {
-    const HEAD: &[u8] = b"{\"channel\":\"";
-    const MIDDLE: &[u8] = b"\",\"data\":";
-    let (channel, data) = (channel.as_str().as_bytes(), data.get().as_bytes());
-    let mut buf = Vec::with_capacity(HEAD.len() + channel.len() + MIDDLE.len() + data.len() + 1);
-    buf.extend_from_slice(HEAD);
-    // Channel names hold no quote, backslash or control byte (CH-1): no escaping needed.
-    buf.extend_from_slice(channel);
-    buf.extend_from_slice(MIDDLE);
-    buf.extend_from_slice(data);
-    buf.push(b'}');
-    Bytes::from(buf)
+    /// The channel it answers on.
+    pub fn channel_name(&self) -> Option<&str> {
+        self.channel.as_deref()
+    }
+
+    /// The client id it carries (a handshake's: the new session's).
+    pub fn client_id_given(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// Whether it reports success.
+    pub fn is_successful(&self) -> bool {
+        self.successful
+    }
+
+    /// The error it reports, if it failed.
+    pub fn error(&self) -> Option<&BayeuxError> {
+        self.error.as_ref()
+    }
+
+    /// Its advice, if any.
+    pub fn advice_given(&self) -> Option<&Advice> {
+        self.advice.as_ref()
+    }
+
+    /// Its `data` (a service's answer), if any.
+    pub fn data_given(&self) -> Option<&RawValue> {
+        self.data.as_deref()
+    }
+
+    /// Its `ext`, if any.
+    pub fn ext(&self) -> Option<&Ext> {
+        self.ext.as_ref()
+    }
+
+    /// Its `ext` to change, made empty when it had none.
+    pub fn ext_mut(&mut self) -> &mut Ext {
+        self.ext.get_or_insert_with(Ext::new)
+    }
+
+    /// Sets the `timestamp` field.
+    pub fn set_timestamp(&mut self, timestamp: String) {
+        self.timestamp = Some(timestamp);
+    }
+
+    /// For a connect reply in acknowledged delivery (the `ack` extension), the batch
+    /// number of the events delivered with it: the number the client acknowledges on its
+    /// next connect. `None` when the reply carries no events.
+    pub fn delivered_batch(&self) -> Option<u64> {
+        self.batch
+    }
+
+    /// Appends the reply's JSON to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Strings, numbers, maps of JSON values and already-valid raw JSON cannot fail.
+        serde_json::to_writer(out, self).expect("a reply always serializes");
+    }
 }
 
 #[cfg(test)]
@@ -170,21 +246,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_is_valid_json_with_only_channel_and_data() {
-        let data = RawValue::from_string(r#"{"text":"hé \"q\""}"#.into()).unwrap();
-        let bytes = event(&ChannelName::parse("/chat/a").unwrap(), &data);
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"channel":"/chat/a","data":{"text":"hé \"q\""}})
-        );
-    }
-
-    #[test]
     fn failed_reply_carries_error_and_advice() {
         let error = BayeuxError::UnknownClient("abc".into());
-        let bytes = Reply::failed(Some("/meta/connect"), None, &error).to_bytes();
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let reply = Reply::failed(Some("/meta/connect".into()), None, error);
+        let mut json = Vec::new();
+        reply.write_json(&mut json);
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(
             value,
             serde_json::json!({"channel":"/meta/connect","successful":false,

@@ -1,22 +1,31 @@
 //! Sessions: one per handshaken client, with its state, its queue of messages waiting to
 //! be delivered, and the one waker its deliverer sleeps on.
 //!
-//! Exactly one deliverer drains a session's queue at a time, which is what keeps a client's
-//! messages in order whatever transport carries them (PUB-6): a held long-poll connect
-//! drains when no stream is attached; an attached push stream (a WebSocket or an
-//! EventSource) drains as soon as messages arrive, and connects are then only heartbeats.
-//! Publishing pushes bytes into the queue and wakes the deliverer; it never awaits. The
-//! lock is held for a push or a drain only, never across an `.await`.
+//! Exactly one deliverer takes from a session's queue at a time, which is what keeps a
+//! client's messages in order whatever transport carries them (PUB-6): a held long-poll
+//! connect takes when no stream is attached; an attached push stream (a WebSocket, an
+//! EventSource, a server-side session) takes as soon as messages arrive, and connects are
+//! then only heartbeats. Publishing pushes into the queue and wakes the deliverer; it never
+//! awaits. The lock is held for a push or a take only, never across an `.await`.
+//!
+//! Only the protocol core drives a session: transports reach one through the core's
+//! outbound door ([`crate::bayeux`]), never directly.
 
+mod handle;
+mod queue;
 mod state;
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
+use crate::protocol::FrozenEvent;
+use queue::Queue;
+
+pub use handle::ServerSession;
+pub use queue::Taken;
 pub use state::{EndReason, SessionEvent, SessionState};
 
 /// The identifier a client gets at handshake (HS-2).
@@ -31,16 +40,20 @@ pub struct Session {
     id: ClientId,
     key: SessionKey,
     max_queue: usize,
+    /// Made on the server ([`crate::LocalSession`]), not by a remote client.
+    local: bool,
     inner: Mutex<Inner>,
     /// Woken when a message is queued, when a newer connect takes over, and when the
     /// session ends. Whoever delivers for the session (a held connect) waits on it.
     wake: Notify,
+    /// What the application keeps about the session (the signed-in user, say).
+    attributes: Mutex<http::Extensions>,
 }
 
 #[derive(Debug)]
 struct Inner {
     state: SessionState,
-    queue: VecDeque<Bytes>,
+    queue: Queue,
     /// The ticket of the held connect, if one is held (CN-7).
     holder: Option<u64>,
     /// The ticket and kind of the attached push stream, if one is attached.
@@ -54,6 +67,12 @@ impl Inner {
     /// Whether `ticket` is the attached stream's.
     fn is_stream(&self, ticket: StreamTicket) -> bool {
         self.stream.is_some_and(|(held, _)| held == ticket.0)
+    }
+
+    fn mint(&mut self) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        ticket
     }
 }
 
@@ -78,9 +97,18 @@ pub struct ConnectTicket {
     delivers: bool,
 }
 
-/// A push stream's claim on delivering for a session: only the newest stream drains.
+/// A push stream's claim on delivering for a session: only the newest stream takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamTicket(u64);
+
+/// Who is taking a session's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// A held connect, answering with them.
+    Connect(ConnectTicket),
+    /// An attached push stream.
+    Stream(StreamTicket),
+}
 
 /// Whether a polling connect takes delivery away from a stream (TR-6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +117,8 @@ pub enum StreamKind {
     /// so a connect that arrives by poll means the client has moved, and the poll takes
     /// over (the socket may be half-open and nobody reading it).
     Duplex,
-    /// A stream that only goes down (an EventSource): the client always connects by poll,
-    /// and those polls leave delivery to the stream.
+    /// A stream that only goes down (an EventSource, a server-side session): the client
+    /// connects by poll if at all, and those polls leave delivery to the stream.
     Downstream,
 }
 
@@ -107,20 +135,22 @@ pub enum Wake {
 
 impl Session {
     /// A new, handshaken session.
-    pub fn new(id: ClientId, key: SessionKey, max_queue: usize) -> Self {
+    pub fn new(id: ClientId, key: SessionKey, max_queue: usize, local: bool) -> Self {
         Self {
             id,
             key,
             max_queue,
+            local,
             inner: Mutex::new(Inner {
                 state: SessionState::Handshaken,
-                queue: VecDeque::new(),
+                queue: Queue::default(),
                 holder: None,
                 stream: None,
                 next_ticket: 1,
                 last_seen: Instant::now(),
             }),
             wake: Notify::new(),
+            attributes: Mutex::default(),
         }
     }
 
@@ -134,6 +164,11 @@ impl Session {
         self.key
     }
 
+    /// Whether the session was made on the server.
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+
     /// The current state.
     pub fn state(&self) -> SessionState {
         self.inner.lock().state
@@ -145,15 +180,14 @@ impl Session {
     }
 
     /// Queues one message for the client and wakes whoever delivers for it.
-    pub fn deliver(&self, message: Bytes) -> Delivery {
+    pub fn deliver(&self, event: FrozenEvent) -> Delivery {
         let mut inner = self.inner.lock();
         if !inner.state.is_live() {
             return Delivery::Queued;
         }
-        if inner.queue.len() >= self.max_queue {
+        if !inner.queue.push(event, self.max_queue) {
             return Delivery::Overflow;
         }
-        inner.queue.push_back(message);
         let waiting = inner.holder.is_some() || inner.stream.is_some();
         drop(inner);
         if waiting {
@@ -162,7 +196,28 @@ impl Session {
         Delivery::Queued
     }
 
-    /// Whether messages are waiting for a connect to take them (none is attached a stream).
+    /// How many messages wait (acknowledged delivery: sent or not, until acknowledged).
+    pub fn queued(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+
+    /// Keeps messages until the client acknowledges them, and delivers them only with
+    /// connect replies (the `ack` extension: ACK-1).
+    pub fn enable_acknowledged_delivery(&self) {
+        self.inner.lock().queue.acknowledge_from_now();
+    }
+
+    /// Whether messages are kept until acknowledged.
+    pub fn is_acknowledged_delivery(&self) -> bool {
+        self.inner.lock().queue.is_acknowledged()
+    }
+
+    /// The client has every batch up to `batch` (ACK-2).
+    pub fn acknowledge(&self, batch: u64) {
+        self.inner.lock().queue.acknowledge(batch);
+    }
+
+    /// Whether messages are waiting for a connect to take them (no stream is attached).
     pub fn has_messages_for_connect(&self) -> bool {
         let inner = self.inner.lock();
         inner.stream.is_none() && !inner.queue.is_empty()
@@ -176,8 +231,7 @@ impl Session {
         let mut inner = self.inner.lock();
         let first = inner.state == SessionState::Handshaken;
         inner.state = inner.state.on(SessionEvent::Connect)?;
-        let ticket = inner.next_ticket;
-        inner.next_ticket += 1;
+        let ticket = inner.mint();
         let mut superseded = inner.holder.replace(ticket).is_some();
         if delivers && matches!(inner.stream, Some((_, StreamKind::Duplex))) {
             inner.stream = None;
@@ -204,16 +258,6 @@ impl Session {
         inner.last_seen = Instant::now();
     }
 
-    /// Takes the queued messages for a held connect, in order: none if a newer connect
-    /// took over or a stream delivers.
-    pub fn drain_for_connect(&self, ticket: ConnectTicket) -> Vec<Bytes> {
-        let mut inner = self.inner.lock();
-        if !ticket.delivers || inner.holder != Some(ticket.ticket) || inner.stream.is_some() {
-            return Vec::new();
-        }
-        Vec::from(std::mem::take(&mut inner.queue))
-    }
-
     /// Waits until the held connect holding `ticket` has something to answer with:
     /// messages (for a poll, when no stream delivers), a newer connect, or the end of the
     /// session. The caller bounds the wait (timeout, shutdown) with `select!`.
@@ -234,8 +278,7 @@ impl Session {
     /// stream is woken and stops delivering.
     pub fn attach_stream(&self, kind: StreamKind) -> StreamTicket {
         let mut inner = self.inner.lock();
-        let ticket = inner.next_ticket;
-        inner.next_ticket += 1;
+        let ticket = inner.mint();
         let superseded = inner.stream.replace((ticket, kind)).is_some();
         drop(inner);
         if superseded {
@@ -268,13 +311,20 @@ impl Session {
         .await
     }
 
-    /// Takes the queued messages for the stream holding `ticket`, in order.
-    pub fn drain_for_stream(&self, ticket: StreamTicket) -> Vec<Bytes> {
+    /// Takes the queued messages for `claim`, in order: none unless it is the deliverer
+    /// (the held connect of a poll while no stream is attached, or the attached stream).
+    pub fn take(&self, claim: Claim) -> Taken {
         let mut inner = self.inner.lock();
-        if !inner.is_stream(ticket) {
-            return Vec::new();
+        let delivers = match claim {
+            Claim::Connect(ticket) => {
+                ticket.delivers && inner.holder == Some(ticket.ticket) && inner.stream.is_none()
+            }
+            Claim::Stream(ticket) => inner.is_stream(ticket),
+        };
+        if !delivers {
+            return Taken::default();
         }
-        Vec::from(std::mem::take(&mut inner.queue))
+        inner.queue.take()
     }
 
     async fn wait(&self, ready: impl Fn(&Inner) -> Option<Wake>) -> Wake {
@@ -319,130 +369,12 @@ impl Session {
             && inner.stream.is_none()
             && now.saturating_duration_since(inner.last_seen) > idle
     }
+
+    /// The application's attributes.
+    pub(crate) fn attributes(&self) -> &Mutex<http::Extensions> {
+        &self.attributes
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn session() -> Session {
-        Session::new("c1".into(), 1, 3)
-    }
-
-    fn bytes(b: &'static [u8]) -> Bytes {
-        Bytes::from_static(b)
-    }
-
-    #[tokio::test]
-    async fn queued_messages_wake_the_held_connect_in_order() {
-        let s = session();
-        let ticket = s.begin_connect(true).unwrap();
-        assert!(ticket.first);
-        assert_eq!(s.deliver(bytes(b"1")), Delivery::Queued);
-        assert_eq!(s.deliver(bytes(b"2")), Delivery::Queued);
-        assert_eq!(s.wait_connect(ticket).await, Wake::Messages);
-        assert_eq!(s.drain_for_connect(ticket), vec![bytes(b"1"), bytes(b"2")]);
-    }
-
-    #[tokio::test]
-    async fn a_newer_connect_supersedes_the_held_one() {
-        let s = session();
-        let old = s.begin_connect(true).unwrap();
-        let new = s.begin_connect(true).unwrap();
-        assert!(!new.first);
-        assert_eq!(s.wait_connect(old).await, Wake::Superseded);
-        s.deliver(bytes(b"m"));
-        assert!(s.drain_for_connect(old).is_empty());
-        assert_eq!(s.drain_for_connect(new).len(), 1);
-    }
-
-    #[tokio::test]
-    async fn an_attached_stream_delivers_and_connects_only_beat() {
-        let s = session();
-        let connect = s.begin_connect(false).unwrap();
-        let stream = s.attach_stream(StreamKind::Duplex);
-        s.deliver(bytes(b"m"));
-        assert_eq!(s.wait_stream(stream).await, Wake::Messages);
-        assert!(!s.has_messages_for_connect());
-        assert!(s.drain_for_connect(connect).is_empty());
-        assert_eq!(s.drain_for_stream(stream), vec![bytes(b"m")]);
-        // A poll takes over from a duplex stream: the client has moved.
-        let poll = s.begin_connect(true).unwrap();
-        assert_eq!(s.wait_stream(stream).await, Wake::Superseded);
-        s.deliver(bytes(b"n"));
-        assert_eq!(s.drain_for_connect(poll), vec![bytes(b"n")]);
-    }
-
-    #[tokio::test]
-    async fn a_heartbeat_connect_never_takes_messages() {
-        let s = session();
-        let heartbeat = s.begin_connect(false).unwrap();
-        let stream = s.attach_stream(StreamKind::Duplex);
-        s.detach_stream(stream);
-        s.deliver(bytes(b"m"));
-        let waited = tokio::time::timeout(Duration::from_millis(20), s.wait_connect(heartbeat));
-        assert!(waited.await.is_err(), "a heartbeat woke for a message");
-        assert!(s.drain_for_connect(heartbeat).is_empty());
-        let poll = s.begin_connect(true).unwrap();
-        assert_eq!(s.drain_for_connect(poll), vec![bytes(b"m")]);
-    }
-
-    #[tokio::test]
-    async fn polls_leave_a_downstream_stream_delivering() {
-        let s = session();
-        let stream = s.attach_stream(StreamKind::Downstream);
-        let poll = s.begin_connect(true).unwrap();
-        s.deliver(bytes(b"m"));
-        assert_eq!(s.wait_stream(stream).await, Wake::Messages);
-        assert!(s.drain_for_connect(poll).is_empty());
-        assert_eq!(s.drain_for_stream(stream), vec![bytes(b"m")]);
-    }
-
-    #[tokio::test]
-    async fn a_detached_stream_leaves_messages_for_the_next_connect() {
-        let s = session();
-        let stream = s.attach_stream(StreamKind::Duplex);
-        s.detach_stream(stream);
-        s.deliver(bytes(b"m"));
-        assert!(s.drain_for_stream(stream).is_empty());
-        let connect = s.begin_connect(true).unwrap();
-        assert_eq!(s.drain_for_connect(connect), vec![bytes(b"m")]);
-    }
-
-    #[tokio::test]
-    async fn ending_wakes_and_refuses_connects() {
-        let s = session();
-        let ticket = s.begin_connect(true).unwrap();
-        assert!(s.end(EndReason::Disconnected));
-        assert!(!s.end(EndReason::Expired));
-        assert_eq!(
-            s.wait_connect(ticket).await,
-            Wake::Ended(EndReason::Disconnected)
-        );
-        assert!(s.begin_connect(true).is_none());
-    }
-
-    #[test]
-    fn overflow_is_reported() {
-        let s = session();
-        for _ in 0..3 {
-            assert_eq!(s.deliver(Bytes::new()), Delivery::Queued);
-        }
-        assert_eq!(s.deliver(Bytes::new()), Delivery::Overflow);
-    }
-
-    #[test]
-    fn expiry_needs_no_held_connect_and_no_stream() {
-        let s = session();
-        let later = Instant::now() + Duration::from_secs(5);
-        let idle = Duration::from_secs(1);
-        assert!(s.is_expired(later, idle));
-        let ticket = s.begin_connect(true).unwrap();
-        assert!(!s.is_expired(later, idle));
-        s.end_connect(ticket);
-        let stream = s.attach_stream(StreamKind::Duplex);
-        assert!(!s.is_expired(later, idle));
-        s.detach_stream(stream);
-        assert!(!s.is_expired(Instant::now(), idle));
-    }
-}
+mod tests;

@@ -4,18 +4,21 @@
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
 
+use std::sync::Arc;
+
+use super::TransportError;
 use crate::bayeux::Bayeux;
-use crate::error::TransportError;
+use crate::request::RequestInfo;
 
 /// The callback name when the request gives none (Bayeux's default).
 const DEFAULT_CALLBACK: &str = "jsonpcallback";
 const MAX_CALLBACK_LEN: usize = 64;
 
-/// Answers a JSONP GET with this query string; `browser` is its `BAYEUX_BROWSER` cookie.
+/// Answers a JSONP GET with this query string.
 pub async fn handle(
-    bayeux: &Bayeux,
+    bayeux: &Arc<Bayeux>,
     query: &str,
-    browser: Option<String>,
+    request: RequestInfo,
 ) -> Result<Response, TransportError> {
     let mut message = None;
     let mut callback = None;
@@ -31,7 +34,7 @@ pub async fn handle(
     if !is_valid_callback(&callback) {
         return Err(TransportError::BadRequest("invalid jsonp callback name"));
     }
-    let (json, cookie) = super::exchange(bayeux, Bytes::from(message), browser).await?;
+    let (json, cookie) = super::exchange(bayeux, Bytes::from(message), request).await?;
     Ok(super::reply(
         "text/javascript;charset=UTF-8",
         cookie,

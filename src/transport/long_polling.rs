@@ -7,15 +7,17 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::bayeux::Bayeux;
-use crate::error::TransportError;
+use std::sync::Arc;
 
-/// Answers a POST on the endpoint; `declared` is its `Content-Length`, `browser` its
-/// `BAYEUX_BROWSER` cookie.
+use super::TransportError;
+use crate::bayeux::Bayeux;
+use crate::request::RequestInfo;
+
+/// Answers a POST on the endpoint; `declared` is its `Content-Length`.
 pub async fn handle(
-    bayeux: &Bayeux,
+    bayeux: &Arc<Bayeux>,
     declared: Option<u64>,
-    browser: Option<String>,
+    request: RequestInfo,
     body: Body,
 ) -> Result<Response, TransportError> {
     let limit = bayeux.config().max_body_bytes;
@@ -35,7 +37,7 @@ pub async fn handle(
         })?
         .to_bytes();
     let json = messages_json(body)?;
-    let (body, cookie) = super::exchange(bayeux, json, browser).await?;
+    let (body, cookie) = super::exchange(bayeux, json, request).await?;
     Ok(super::reply("application/json;charset=UTF-8", cookie, body))
 }
 

@@ -1,11 +1,11 @@
 //! WebSocket: JSON arrays in text frames both ways, on the endpoint's own URL (TR-2).
 //!
 //! A reader processes each frame as a batch; a writer owns the socket's sending half and
-//! writes, in order, the replies and the messages pushed for the session whose connect
-//! came on this socket. Messages are pushed as soon as they are queued, all that is queued
-//! coalesced into one frame; the connect itself is held as a heartbeat. When the socket
-//! closes, the session stays and its queue waits for the client's next connect, on a new
-//! socket or by long-polling (TR-7).
+//! writes, in order, the replies and the messages of the push stream the core handed over
+//! when a connect came on this socket. Pushed messages go out as soon as they are queued,
+//! all that is queued coalesced into one frame; the connect itself is held as a heartbeat.
+//! When the socket closes, the session stays and its queue waits for the client's next
+//! connect, on a new socket or by long-polling (TR-7).
 
 use std::sync::Arc;
 
@@ -17,9 +17,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::parse_batch;
-use crate::bayeux::{json_array, Bayeux, Context};
-use crate::session::{Session, StreamKind, StreamTicket, Wake};
+use crate::bayeux::{Bayeux, Connection, Inbound, PushStream};
+use crate::protocol::{parse_batch, Response as BayeuxResponse};
+use crate::request::RequestInfo;
 
 /// Close code for a frame that is not Bayeux messages (RFC 6455: invalid payload data).
 const INVALID_PAYLOAD: u16 = 1007;
@@ -32,8 +32,11 @@ const GOING_AWAY: u16 = 1001;
 enum Outgoing {
     /// A frame to send.
     Frame(Bytes),
-    /// From now on push this session's messages on this socket.
-    Attach(Arc<Session>, StreamTicket),
+    /// From now on push this stream's messages on this socket.
+    Push(PushStream),
+    /// The reader is gone: stop pushing, so the session's messages wait for its next
+    /// connect instead of going to a socket nobody reads.
+    Detach,
     /// Close the socket: with this code and reason when the server ends it, or by
     /// answering the client's own close frame when `None`.
     Close(Option<(u16, &'static str)>),
@@ -47,8 +50,9 @@ const READ_BUFFER: usize = 1024;
 
 /// Accepts the upgrade; frames are limited like HTTP bodies (HTTP-5). No sub-protocol is
 /// required, and permessage-deflate is declined (the WebSocket stack has none), so clients
-/// that offer it go on uncompressed.
-pub fn upgrade(bayeux: Arc<Bayeux>, upgrade: WebSocketUpgrade) -> Response {
+/// that offer it go on uncompressed. `request` is the upgrade request's, kept for every
+/// message the socket carries.
+pub fn upgrade(bayeux: Arc<Bayeux>, upgrade: WebSocketUpgrade, request: RequestInfo) -> Response {
     let limit = bayeux.config().max_body_bytes;
     upgrade
         .read_buffer_size(READ_BUFFER)
@@ -56,18 +60,21 @@ pub fn upgrade(bayeux: Arc<Bayeux>, upgrade: WebSocketUpgrade) -> Response {
         .write_buffer_size(0)
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| serve(bayeux, socket))
+        .on_upgrade(move |socket| serve(bayeux, socket, request))
 }
 
-async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
+async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
     let (sink, mut frames) = socket.split();
     // Unbounded: the reader only adds a reply per frame it read, so the client's own pace
-    // bounds it; pushed messages do not pass here (the writer drains the session).
+    // bounds it; pushed messages do not pass here (the writer takes them from its stream).
     let (outgoing, pending) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write(sink, pending));
-    let mut attached: Option<(Arc<Session>, StreamTicket)> = None;
     // The task finishing the latest connect held on this socket.
     let mut held: Option<JoinHandle<()>> = None;
+    let inbound = Inbound {
+        request: &request,
+        connection: Connection::WebSocket,
+    };
     loop {
         let frame = tokio::select! {
             frame = frames.next() => frame,
@@ -90,59 +97,40 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket) {
             }
             Some(Err(_)) | None => break,
         };
-        let batch = match parse_batch(text.as_bytes()) {
-            Ok(batch) => batch,
-            Err(_) => {
-                let close = Some((INVALID_PAYLOAD, "malformed JSON messages"));
-                let _ = outgoing.send(Outgoing::Close(close));
-                break;
-            }
+        let Ok(batch) = parse_batch(text.as_bytes()) else {
+            let close = Some((INVALID_PAYLOAD, "malformed JSON messages"));
+            let _ = outgoing.send(Outgoing::Close(close));
+            break;
         };
-        let context = Context {
-            websocket: true,
-            browser: None,
-        };
-        let processed = bayeux.process(&batch, context);
+        let empty = batch.is_empty();
+        let processed = bayeux.process(batch, inbound).await;
         // A batch that ended the session (a disconnect) woke its held connect: that reply,
         // `reconnect: none`, goes first. The CometD client closes its socket only when the
         // disconnect reply finds no connect outstanding.
-        let ended = attached
-            .as_ref()
-            .is_some_and(|(session, _)| !session.state().is_live());
-        if ended {
+        if processed.ended {
             if let Some(task) = held.take() {
                 let _ = task.await;
             }
         }
-        if !processed.response.is_empty() || batch.is_empty() {
-            let frame = processed.response.to_json_array();
-            let _ = outgoing.send(Outgoing::Frame(frame));
+        if !processed.response.is_empty() || empty {
+            let _ = outgoing.send(Outgoing::Frame(processed.response.to_json()));
+        }
+        if let Some(stream) = processed.stream {
+            let _ = outgoing.send(Outgoing::Push(stream));
         }
         if let Some(connect) = processed.connect {
-            // Every connect (re)attaches this socket: a poll may have taken the session
-            // over in between, or the client may have moved to another session.
-            let session = Arc::clone(connect.session());
-            if let Some((previous, ticket)) = attached.take() {
-                if previous.key() != session.key() {
-                    previous.detach_stream(ticket);
-                }
-            }
-            let ticket = session.attach_stream(StreamKind::Duplex);
-            let _ = outgoing.send(Outgoing::Attach(Arc::clone(&session), ticket));
-            attached = Some((session, ticket));
             let bayeux = Arc::clone(&bayeux);
             let outgoing = outgoing.clone();
             held = Some(tokio::spawn(async move {
                 let (events, reply) = bayeux.complete(connect).await;
-                let frame = json_array(events.iter().chain([&reply]));
+                let mut response = BayeuxResponse::default();
+                response.set_connect(events, reply);
                 // The socket may be gone by now; the reply then has no one to reach.
-                let _ = outgoing.send(Outgoing::Frame(frame));
+                let _ = outgoing.send(Outgoing::Frame(response.to_json()));
             }));
         }
     }
-    if let Some((session, ticket)) = attached {
-        session.detach_stream(ticket);
-    }
+    let _ = outgoing.send(Outgoing::Detach);
     drop(outgoing);
     let _ = writer.await;
 }
@@ -151,26 +139,20 @@ async fn write(
     mut sink: SplitSink<WebSocket, Message>,
     mut pending: mpsc::UnboundedReceiver<Outgoing>,
 ) {
-    let mut attached: Option<(Arc<Session>, StreamTicket)> = None;
+    let mut push: Option<PushStream> = None;
     loop {
         let outgoing = tokio::select! {
-            // Replies and attachments first: they were decided before any push that
+            // Replies and new streams first: they were decided before any push that
             // follows them.
             biased;
             outgoing = pending.recv() => match outgoing {
                 Some(outgoing) => outgoing,
                 None => break,
             },
-            wake = wait_for_messages(&attached) => match (wake, &attached) {
-                (Wake::Messages, Some((session, ticket))) => {
-                    let events = session.drain_for_stream(*ticket);
-                    if events.is_empty() {
-                        continue;
-                    }
-                    Outgoing::Frame(json_array(events.iter()))
-                }
-                _ => {
-                    attached = None;
+            frame = next_push(&mut push) => match frame {
+                Some(frame) => Outgoing::Frame(frame),
+                None => {
+                    push = None;
                     continue;
                 }
             },
@@ -180,8 +162,12 @@ async fn write(
                 Ok(text) => sink.send(Message::Text(text)).await,
                 Err(_) => continue,
             },
-            Outgoing::Attach(session, ticket) => {
-                attached = Some((session, ticket));
+            Outgoing::Push(stream) => {
+                push = Some(stream);
+                continue;
+            }
+            Outgoing::Detach => {
+                push = None;
                 continue;
             }
             Outgoing::Close(close) => {
@@ -202,14 +188,12 @@ async fn write(
             break;
         }
     }
-    if let Some((session, ticket)) = attached {
-        session.detach_stream(ticket);
-    }
 }
 
-async fn wait_for_messages(attached: &Option<(Arc<Session>, StreamTicket)>) -> Wake {
-    match attached {
-        Some((session, ticket)) => session.wait_stream(*ticket).await,
+/// The next frame of pushes; never resolves while nothing pushes on this socket.
+async fn next_push(push: &mut Option<PushStream>) -> Option<Bytes> {
+    match push {
+        Some(push) => push.next_json().await,
         None => std::future::pending().await,
     }
 }

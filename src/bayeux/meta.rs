@@ -1,0 +1,168 @@
+//! `/meta/handshake`, `/meta/subscribe`, `/meta/unsubscribe` and `/meta/disconnect`.
+
+use std::sync::Arc;
+
+use super::{millis, settle, Bayeux, Connection, Inbound};
+use crate::cluster::Interest;
+use crate::extension::Incoming;
+use crate::protocol::{Advice, BayeuxError, Body, ChannelKind, Message, Meta, Reconnect, Reply};
+use crate::security::Operation;
+use crate::session::{EndReason, ServerSession};
+
+impl Bayeux {
+    /// A handshake (HS-1 to HS-4, SEC-1): the session is made first, so the incoming hooks
+    /// and the security policy see it and may set its attributes, and becomes known only
+    /// once everything allowed it. Every failed handshake carries advice: `handshake`, or
+    /// `none` when the policy refused (a client without credentials stops).
+    pub(super) async fn handshake(
+        self: &Arc<Self>,
+        message: &mut Message,
+        inbound: Inbound<'_>,
+    ) -> Reply {
+        let session = ServerSession(
+            self.hub
+                .new_session(inbound.connection == Connection::Local),
+        );
+        let from = Incoming {
+            session: Some(&session),
+            request: inbound.request,
+        };
+        let accepted = match self.hooks.extensions.incoming(message, &from) {
+            Ok(()) => self.accept(message, &session, inbound).await,
+            Err(error) => Err(error),
+        };
+        let mut reply = match accepted {
+            Ok(reply) => reply,
+            Err(error) => {
+                let advice = error.advice().unwrap_or(Advice::HANDSHAKE);
+                super::failed(message, error).advice(advice)
+            }
+        };
+        // A handshake reply cannot be dropped: the client would wait for it forever.
+        let _ = self
+            .hooks
+            .extensions
+            .reply(&mut reply, message, Some(&session));
+        reply
+    }
+
+    async fn accept(
+        &self,
+        message: &Message,
+        session: &ServerSession,
+        inbound: Inbound<'_>,
+    ) -> Result<Reply, BayeuxError> {
+        let Body::Handshake {
+            supported_connection_types: types,
+        } = message.body().map_err(Clone::clone)?
+        else {
+            unreachable!("a handshake's body is a handshake")
+        };
+        if !types.iter().any(|t| self.offers_name(t)) {
+            return Err(BayeuxError::UnsupportedConnectionType(types.clone()));
+        }
+        if let Some(policy) = &self.hooks.policy {
+            if !policy
+                .can_handshake(session, message, inbound.request)
+                .await
+            {
+                return Err(BayeuxError::HandshakeDenied);
+            }
+        }
+        self.hub.add(&session.0);
+        for listener in &self.hooks.listeners {
+            listener.session_added(session, inbound.request);
+        }
+        tracing::debug!(client_id = session.id(), "handshake");
+        let mut advice = self.advice(Reconnect::Retry);
+        advice.max_interval = Some(millis(self.config.max_interval));
+        Ok(Reply::ok(Meta::Handshake.as_str(), message.id().cloned())
+            .client_id(session.id())
+            .handshake(self.connection_types.clone())
+            .advice(advice))
+    }
+
+    /// `/meta/subscribe` and `/meta/unsubscribe` (SUB-1 to SUB-5, UNSUB-1, SEC-2): every
+    /// channel is checked before any is applied, so a subscribe applies all or none.
+    pub(super) async fn subscription(
+        &self,
+        message: &Message,
+        session: Option<&ServerSession>,
+        inbound: Inbound<'_>,
+    ) -> Result<Reply, BayeuxError> {
+        let session = Self::live(message, session)?;
+        let (meta, subscription) = match message.body().map_err(Clone::clone)? {
+            Body::Subscribe(s) => (Meta::Subscribe, s),
+            Body::Unsubscribe(s) => (Meta::Unsubscribe, s),
+            _ => unreachable!("a subscription's body is a subscription"),
+        };
+        let patterns = subscription.patterns().map_err(Clone::clone)?;
+        // Service messages never reach subscribers (SUB-4): nothing to check or record.
+        let broadcast = patterns
+            .iter()
+            .filter(|p| p.kind() == ChannelKind::Broadcast);
+        if meta == Meta::Subscribe {
+            for pattern in broadcast.clone() {
+                self.authorize(
+                    Operation::Subscribe,
+                    Some(&session),
+                    pattern,
+                    message,
+                    inbound.request,
+                )
+                .await?;
+            }
+        }
+        let mut interest = Vec::new();
+        for pattern in broadcast {
+            let changed = if meta == Meta::Subscribe {
+                self.hub.subscribe(&session.0, pattern, || {
+                    if let Some(cluster) = &self.cluster {
+                        interest.push(cluster.interest(Interest::Added(pattern.clone())));
+                    }
+                })
+            } else {
+                self.hub.unsubscribe(&session.0, pattern, || {
+                    if let Some(cluster) = &self.cluster {
+                        interest.push(cluster.interest(Interest::Removed(pattern.clone())));
+                    }
+                })
+            };
+            if !changed {
+                continue;
+            }
+            for listener in &self.hooks.listeners {
+                if meta == Meta::Subscribe {
+                    listener.subscribed(&session, pattern);
+                } else {
+                    listener.unsubscribed(&session, pattern);
+                }
+            }
+        }
+        if meta == Meta::Subscribe {
+            // A subscription is only answered once other nodes know to send its messages here.
+            for added in interest {
+                if let Err(error) = added.await {
+                    tracing::warn!(%error, "cannot tell the cluster about a subscription");
+                }
+            }
+        } else {
+            settle(interest);
+        }
+        Ok(Reply::ok(meta.as_str(), message.id().cloned())
+            .client_id(session.id())
+            .subscription(subscription.raw()))
+    }
+
+    /// `/meta/disconnect` (DISC-1, DISC-2).
+    pub(super) fn disconnect(
+        &self,
+        message: &Message,
+        session: Option<&ServerSession>,
+    ) -> Result<Reply, BayeuxError> {
+        let session = Self::live(message, session)?;
+        self.end_session(&session.0, EndReason::Disconnected);
+        tracing::debug!(client_id = session.id(), "disconnect");
+        Ok(Reply::ok(Meta::Disconnect.as_str(), message.id().cloned()).client_id(session.id()))
+    }
+}

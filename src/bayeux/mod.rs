@@ -1,0 +1,402 @@
+//! The Bayeux protocol core: turns a batch of typed messages into the response, whatever
+//! transport carried them, and is the one door messages leave a session by.
+//!
+//! In: each message passes the extensions' incoming hooks, then its handler (the meta
+//! channels in `meta` and `connect`, publishes and services in `publish`), which asks the
+//! security policy and returns a typed reply; the reply passes the extensions' reply hooks
+//! and is serialized once with the rest of the response. Out: a held connect's reply, a
+//! WebSocket's pushes, an EventSource's events and a server-side session's messages are
+//! all taken through the outbound door (`outbound`), where per-recipient work runs. Sessions live in the
+//! node's [`Hub`]; what other nodes need goes through the [`Cluster`].
+
+mod browsers;
+mod connect;
+mod meta;
+mod outbound;
+mod publish;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{Cluster, ClusterError, Inbox, Interest};
+use crate::config::{Config, ConnectionType};
+use crate::extension::{Extensions, Incoming};
+use crate::hub::Hub;
+use crate::listener::Listener;
+use crate::protocol::{
+    Advice, BayeuxError, Channel, ChannelPattern, Malformed, Message, Meta, Reconnect, Reply,
+    Response,
+};
+use crate::request::RequestInfo;
+use crate::security::{Authorizer, Authorizers, SecurityPolicy};
+use crate::service::Services;
+use crate::session::{EndReason, ServerSession, Session};
+
+use browsers::Browsers;
+pub use browsers::BROWSER_COOKIE;
+pub use connect::PendingConnect;
+pub use outbound::PushStream;
+
+/// How the messages being processed reached the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    /// The request that carried them.
+    pub request: &'a RequestInfo,
+    /// The kind of connection.
+    pub connection: Connection,
+}
+
+/// The kinds of connection a message can come on, as far as the protocol cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// One HTTP request, one response (long-polling, JSONP, and the POSTs of an
+    /// EventSource client): a connect may be held until there is something to answer.
+    Http,
+    /// A WebSocket: it pushes the session's messages as they come, and its connects are
+    /// heartbeats, unless the session takes its messages with connects only (`ack`).
+    WebSocket,
+    /// A server-side session, in the same process.
+    Local,
+}
+
+/// What [`Bayeux::process`] answered at once, and what is left for the transport.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Every reply but the pending connect's.
+    pub response: Response,
+    /// The request's `/meta/connect`, to finish with [`Bayeux::complete`].
+    pub connect: Option<PendingConnect>,
+    /// The session's messages, pushed on this connection from now on (WebSocket).
+    pub stream: Option<PushStream>,
+    /// A disconnect in the batch ended a session.
+    pub ended: bool,
+}
+
+/// Everything an application plugs into the core.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) services: Services,
+    pub(crate) extensions: Extensions,
+    pub(crate) policy: Option<Arc<dyn SecurityPolicy>>,
+    pub(crate) authorizers: Authorizers,
+    pub(crate) listeners: Vec<Arc<dyn Listener>>,
+}
+
+impl Hooks {
+    pub(crate) fn authorizer(&mut self, pattern: ChannelPattern, authorizer: Arc<dyn Authorizer>) {
+        self.authorizers.push(pattern, authorizer);
+    }
+}
+
+/// The protocol core shared by every transport.
+pub struct Bayeux {
+    hub: Hub,
+    cluster: Option<Arc<dyn Cluster>>,
+    config: Config,
+    hooks: Hooks,
+    connection_types: Vec<&'static str>,
+    browsers: Browsers,
+    /// Cancelled once when the server shuts down; held connects then answer at once
+    /// (CN-8), streams end and the sweeper stops.
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Bayeux {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bayeux")
+            .field("sessions", &self.hub.session_count())
+            .field("clustered", &self.cluster.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A failed reply to `message`, echoing its `subscription` when it had a readable one
+/// (SUB-3: the CometD client drops its listeners for the channels named there).
+fn failed(message: &Message, error: BayeuxError) -> Reply {
+    let reply = Reply::failed(
+        Some(message.channel().reply_name()),
+        message.id().cloned(),
+        error,
+    );
+    match message.subscription() {
+        Some(subscription) => reply.subscription(subscription.raw()),
+        None => reply,
+    }
+}
+
+impl Bayeux {
+    /// A core over a fresh hub, with the application's hooks and an optional cluster.
+    pub(crate) fn new(config: Config, hooks: Hooks, cluster: Option<Arc<dyn Cluster>>) -> Self {
+        let connection_types = config.connection_types.iter().map(|t| t.as_str()).collect();
+        Self {
+            hub: Hub::new(config.max_queue),
+            browsers: Browsers::new(config.max_polls_per_browser),
+            cluster,
+            config,
+            hooks,
+            connection_types,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Starts what runs beside requests: the sweeper, and this node's inbox from the
+    /// cluster. Must be called inside a Tokio runtime.
+    pub(crate) fn start(self: &Arc<Self>) {
+        tokio::spawn(Arc::clone(self).run_sweeper());
+        if let Some(cluster) = &self.cluster {
+            let (inbox, mut receiver) = Inbox::new();
+            let joined = cluster.join(inbox);
+            let core = Arc::clone(self);
+            tokio::spawn(async move {
+                if let Err(error) = joined.await {
+                    tracing::error!(%error, "cannot join the cluster");
+                    return;
+                }
+                while let Some(event) = receiver.recv().await {
+                    core.deliver_local(&event);
+                }
+            });
+        }
+    }
+
+    /// The settings the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How many sessions this node holds.
+    pub fn session_count(&self) -> usize {
+        self.hub.session_count()
+    }
+
+    /// Whether `connection_type` is enabled (TR-1).
+    pub fn offers(&self, connection_type: ConnectionType) -> bool {
+        self.config.connection_types.contains(&connection_type)
+    }
+
+    fn offers_name(&self, connection_type: &str) -> bool {
+        self.connection_types.contains(&connection_type)
+    }
+
+    /// Starts shutting down: held connects answer (CN-8), streams and the sweeper stop.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Resolves once shutdown has started.
+    pub async fn shutting_down(&self) {
+        self.shutdown.cancelled().await;
+    }
+
+    /// Ends expired sessions every `sweep_period` until shutdown (SES-2).
+    async fn run_sweeper(self: Arc<Self>) {
+        let idle = self.config.interval + self.config.max_interval;
+        let mut ticks = tokio::time::interval(self.config.sweep_period);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = self.shutdown.cancelled() => return,
+            }
+            let expired = self.hub.expired(idle);
+            for session in &expired {
+                self.end_session(session, EndReason::Expired);
+            }
+            if !expired.is_empty() {
+                tracing::debug!(expired = expired.len(), "swept expired sessions");
+            }
+        }
+    }
+
+    fn advice(&self, reconnect: Reconnect) -> Advice {
+        Advice {
+            reconnect,
+            interval: millis(self.config.interval),
+            timeout: Some(millis(self.config.timeout)),
+            max_interval: None,
+            multiple_clients: None,
+        }
+    }
+
+    /// Processes one request's messages: everything is answered except a `/meta/connect`,
+    /// which is returned for [`Bayeux::complete`].
+    pub async fn process(
+        self: &Arc<Self>,
+        batch: Vec<Result<Message, Malformed>>,
+        inbound: Inbound<'_>,
+    ) -> Processed {
+        let mut processed = Processed::default();
+        let is_handshake = |m: &Result<Message, Malformed>| matches!(m, Ok(m) if m.channel().meta() == Some(Meta::Handshake));
+        if batch.len() > 1 && batch.iter().any(is_handshake) {
+            for message in batch {
+                let reply = match message {
+                    Ok(message) => failed(&message, BayeuxError::HandshakeNotAlone),
+                    Err(m) => Reply::failed(
+                        m.channel.map(|c| Cow::Owned(c.into())),
+                        m.id,
+                        BayeuxError::HandshakeNotAlone,
+                    ),
+                };
+                processed.response.push(reply);
+            }
+            return processed;
+        }
+        let alone = batch.len() == 1;
+        for message in batch {
+            match message {
+                Ok(message) => self.dispatch(message, inbound, alone, &mut processed).await,
+                Err(m) => {
+                    let channel = m.channel.map(|c| Cow::Owned(c.into()));
+                    processed
+                        .response
+                        .push(Reply::failed(channel, m.id, m.error));
+                }
+            }
+        }
+        processed
+    }
+
+    async fn dispatch(
+        self: &Arc<Self>,
+        mut message: Message,
+        inbound: Inbound<'_>,
+        alone: bool,
+        processed: &mut Processed,
+    ) {
+        if message.channel().meta() == Some(Meta::Handshake) {
+            let reply = self.handshake(&mut message, inbound).await;
+            processed.response.set_handshake(reply);
+            return;
+        }
+        let session = message
+            .client_id()
+            .and_then(|id| self.hub.session(id))
+            .map(ServerSession);
+        let from = Incoming {
+            session: session.as_ref(),
+            request: inbound.request,
+        };
+        let result = match self.hooks.extensions.incoming(&mut message, &from) {
+            Err(error) => Err(error),
+            Ok(()) => match message.channel() {
+                Channel::Meta(Meta::Connect) => {
+                    match self.begin_connect(message, session, inbound, alone) {
+                        Ok((pending, stream)) => {
+                            // Two connects in one request: the earlier one is answered empty.
+                            if let Some(earlier) = processed.connect.replace(pending) {
+                                if let (_, Some(reply)) = self.reply_to_connect(earlier) {
+                                    processed.response.push(reply);
+                                }
+                            }
+                            if stream.is_some() {
+                                processed.stream = stream;
+                            }
+                        }
+                        Err(refused) => {
+                            let (message, session, error) = *refused;
+                            self.answer(
+                                processed,
+                                failed(&message, error),
+                                &message,
+                                session.as_ref(),
+                            );
+                        }
+                    }
+                    return;
+                }
+                Channel::Meta(Meta::Subscribe | Meta::Unsubscribe) => {
+                    self.subscription(&message, session.as_ref(), inbound).await
+                }
+                Channel::Meta(Meta::Disconnect) => {
+                    let reply = self.disconnect(&message, session.as_ref());
+                    processed.ended |= reply.is_ok();
+                    reply
+                }
+                Channel::Meta(Meta::Handshake) => unreachable!("handshakes are handled above"),
+                Channel::UnknownMeta(name) => {
+                    Err(BayeuxError::UnknownMetaChannel(name.to_string()))
+                }
+                Channel::Service(_) | Channel::Broadcast(_) | Channel::Invalid(_) => {
+                    self.publish(&message, session.as_ref(), inbound).await
+                }
+            },
+        };
+        let reply = result.unwrap_or_else(|error| failed(&message, error));
+        self.answer(processed, reply, &message, session.as_ref());
+    }
+
+    /// Puts a reply in the response once the extensions' reply hooks let it through.
+    fn answer(
+        &self,
+        processed: &mut Processed,
+        mut reply: Reply,
+        request: &Message,
+        session: Option<&ServerSession>,
+    ) {
+        if self.hooks.extensions.reply(&mut reply, request, session) {
+            processed.response.push(reply);
+        }
+    }
+
+    /// The live session a message names (ERR-1, ERR-2), looked up before the incoming
+    /// hooks; any message extends its life.
+    fn live(
+        message: &Message,
+        session: Option<&ServerSession>,
+    ) -> Result<ServerSession, BayeuxError> {
+        let client_id = message.require_client_id()?;
+        let session = session
+            .filter(|s| s.is_live())
+            .ok_or_else(|| BayeuxError::UnknownClient(client_id.to_owned()))?;
+        session.0.touch();
+        Ok(session.clone())
+    }
+
+    /// Ends a session for `reason`: its held connect wakes, its subscriptions go, and the
+    /// listeners and the cluster hear of it. The one way a session ends.
+    pub(crate) fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
+        let ended = session.end(reason);
+        let handle = ServerSession(Arc::clone(session));
+        if ended {
+            for listener in &self.hooks.listeners {
+                listener.session_removed(&handle, reason);
+            }
+        }
+        let mut interest = Vec::new();
+        let removed = self.hub.remove(session, |pattern| {
+            if let Some(cluster) = &self.cluster {
+                interest.push(cluster.interest(Interest::Removed(pattern.clone())));
+            }
+        });
+        for pattern in &removed {
+            for listener in &self.hooks.listeners {
+                listener.unsubscribed(&handle, pattern);
+            }
+        }
+        settle(interest);
+    }
+}
+
+/// Lets cluster calls finish in the background, logging failures: used where nobody waits
+/// for an answer (a session ending, a server-side publish).
+fn settle(pending: Vec<BoxFuture<'static, Result<(), ClusterError>>>) {
+    if pending.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for call in pending {
+            if let Err(error) = call.await {
+                tracing::warn!(%error, "cluster call failed");
+            }
+        }
+    });
+}

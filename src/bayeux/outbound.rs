@@ -1,0 +1,93 @@
+//! The one door out of a session (OUT-1): a held connect's reply, a WebSocket's pushes, an
+//! EventSource's events and a server-side session's messages all take from the session's
+//! queue through [`Bayeux::take`], where per-recipient work runs (the extensions' deliver
+//! hooks; acknowledged batches are closed by the queue itself). Transports hold a
+//! [`PushStream`] and never see the session behind it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::Bayeux;
+use crate::protocol::{events_json, FrozenEvent};
+use crate::session::{Claim, ServerSession, Session, StreamKind, StreamTicket, Taken, Wake};
+
+impl Bayeux {
+    /// What `claim` takes from `session` now, after the per-recipient hooks.
+    pub(super) fn take(&self, session: &Arc<Session>, claim: Claim) -> Taken {
+        let mut taken = session.take(claim);
+        if !taken.events.is_empty() {
+            let to = ServerSession(Arc::clone(session));
+            taken.events = self.hooks.extensions.deliver(taken.events, &to);
+        }
+        taken
+    }
+
+    /// A server-side session's handle and its push stream.
+    pub(crate) fn local_stream(
+        self: &Arc<Self>,
+        client_id: &str,
+    ) -> Option<(ServerSession, PushStream)> {
+        let session = self.hub.session(client_id)?;
+        let stream = PushStream::attach(self, &session, StreamKind::Downstream);
+        Some((ServerSession(session), stream))
+    }
+
+    /// The push stream of an EventSource for the session `client_id` (TR-4), or `None`
+    /// when no such session lives.
+    pub fn event_stream(self: &Arc<Self>, client_id: &str) -> Option<PushStream> {
+        let session = self.hub.session(client_id)?;
+        Some(PushStream::attach(self, &session, StreamKind::Downstream))
+    }
+}
+
+/// A connection's claim on delivering a session's messages as they come: a WebSocket, an
+/// EventSource, a server-side session. Only the newest claim on a session delivers; the
+/// claim is given up when this is dropped, and the session's messages then wait for its
+/// next connect (TR-7).
+#[derive(Debug)]
+pub struct PushStream {
+    core: Arc<Bayeux>,
+    session: Arc<Session>,
+    ticket: StreamTicket,
+}
+
+impl PushStream {
+    pub(super) fn attach(core: &Arc<Bayeux>, session: &Arc<Session>, kind: StreamKind) -> Self {
+        Self {
+            core: Arc::clone(core),
+            session: Arc::clone(session),
+            ticket: session.attach_stream(kind),
+        }
+    }
+
+    /// The next messages, everything queued at once, in order; `None` once the stream must
+    /// stop: a newer stream or a poll took over, the session ended, or the server is
+    /// shutting down. Cancel-safe: nothing is taken until it returns.
+    pub async fn next(&mut self) -> Option<Vec<FrozenEvent>> {
+        loop {
+            let wake = tokio::select! {
+                wake = self.session.wait_stream(self.ticket) => wake,
+                _ = self.core.shutting_down() => return None,
+            };
+            if wake != Wake::Messages {
+                return None;
+            }
+            let taken = self.core.take(&self.session, Claim::Stream(self.ticket));
+            if !taken.events.is_empty() {
+                return Some(taken.events);
+            }
+        }
+    }
+
+    /// [`PushStream::next`] as one JSON array.
+    pub async fn next_json(&mut self) -> Option<Bytes> {
+        Some(events_json(&self.next().await?))
+    }
+}
+
+impl Drop for PushStream {
+    fn drop(&mut self) {
+        self.session.detach_stream(self.ticket);
+    }
+}

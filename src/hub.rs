@@ -1,0 +1,225 @@
+//! The hub: this node's sessions, their subscriptions and fan-out to them.
+//!
+//! Everything here is node-local and synchronous; what crosses nodes goes through
+//! [`crate::cluster`]. Sessions live in a sharded map (handshakes and look-ups on different
+//! shards do not contend), subscriptions in the [`Broker`].
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use crate::broker::Broker;
+use crate::protocol::{ChannelName, ChannelPattern, FrozenEvent};
+use crate::session::Session;
+
+/// A session and the patterns it holds, so ending it can unsubscribe them all.
+#[derive(Debug)]
+struct Entry {
+    session: Arc<Session>,
+    subscriptions: Mutex<HashSet<ChannelPattern>>,
+}
+
+/// This node's sessions and subscriptions.
+#[derive(Debug)]
+pub struct Hub {
+    sessions: DashMap<Box<str>, Entry>,
+    broker: Broker,
+    next_key: AtomicU64,
+    max_queue: usize,
+}
+
+impl Hub {
+    /// An empty hub whose sessions queue at most `max_queue` messages (SES-4).
+    pub fn new(max_queue: usize) -> Self {
+        Self {
+            sessions: DashMap::new(),
+            broker: Broker::default(),
+            next_key: AtomicU64::new(1),
+            max_queue,
+        }
+    }
+
+    /// A new handshaken session with a fresh, unguessable client id (HS-2), not yet known
+    /// to anyone: [`Hub::add`] makes it so once the handshake is allowed.
+    pub fn new_session(&self, local: bool) -> Arc<Session> {
+        let id: Box<str> = uuid::Uuid::new_v4().simple().to_string().into();
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Session::new(id, key, self.max_queue, local))
+    }
+
+    /// Makes a session known, so messages naming its id reach it.
+    pub fn add(&self, session: &Arc<Session>) {
+        self.sessions.insert(
+            session.id().into(),
+            Entry {
+                session: Arc::clone(session),
+                subscriptions: Mutex::default(),
+            },
+        );
+    }
+
+    /// The live session with this id.
+    pub fn session(&self, client_id: &str) -> Option<Arc<Session>> {
+        let entry = self.sessions.get(client_id)?;
+        entry
+            .session
+            .state()
+            .is_live()
+            .then(|| Arc::clone(&entry.session))
+    }
+
+    /// Forgets a session (already ended) and drops its subscriptions; returns them, in no
+    /// particular order. `last` runs for each pattern that lost its last subscriber.
+    pub fn remove(
+        &self,
+        session: &Session,
+        mut last: impl FnMut(&ChannelPattern),
+    ) -> Vec<ChannelPattern> {
+        let Some((_, entry)) = self.sessions.remove(session.id()) else {
+            return Vec::new();
+        };
+        let patterns: Vec<_> = entry.subscriptions.lock().drain().collect();
+        for pattern in &patterns {
+            self.broker.unsubscribe(session, pattern, || last(pattern));
+        }
+        patterns
+    }
+
+    /// Subscribes a session to `pattern`; `false` if it already was. `first` runs when the
+    /// pattern gets its first subscriber on this node (see [`Broker::subscribe`]).
+    pub fn subscribe(
+        &self,
+        session: &Arc<Session>,
+        pattern: &ChannelPattern,
+        first: impl FnOnce(),
+    ) -> bool {
+        let Some(entry) = self.sessions.get(session.id()) else {
+            return false;
+        };
+        let mut held = entry.subscriptions.lock();
+        held.insert(pattern.clone()) && self.broker.subscribe(session, pattern, first)
+    }
+
+    /// Unsubscribes a session from `pattern`; `false` if it was not subscribed. `last` runs
+    /// when the pattern loses its last subscriber on this node.
+    pub fn unsubscribe(
+        &self,
+        session: &Session,
+        pattern: &ChannelPattern,
+        last: impl FnOnce(),
+    ) -> bool {
+        let Some(entry) = self.sessions.get(session.id()) else {
+            return false;
+        };
+        let mut held = entry.subscriptions.lock();
+        held.remove(pattern) && self.broker.unsubscribe(session, pattern, last)
+    }
+
+    /// Whether some session subscribes to exactly `pattern` on this node.
+    pub fn has_subscribers(&self, pattern: &ChannelPattern) -> bool {
+        self.broker.has_subscribers(pattern)
+    }
+
+    /// Queues `event` for every subscriber of `channel` on this node; returns how many got
+    /// it and the sessions whose queue overflowed, for the caller to end (SES-4).
+    pub fn publish(
+        &self,
+        channel: &ChannelName,
+        event: &FrozenEvent,
+    ) -> (usize, Vec<Arc<Session>>) {
+        self.broker.publish(channel, event)
+    }
+
+    /// The sessions idle longer than `idle` (SES-2), for the caller to end.
+    pub fn expired(&self, idle: Duration) -> Vec<Arc<Session>> {
+        let now = Instant::now();
+        self.sessions
+            .iter()
+            .filter(|entry| entry.session.is_expired(now, idle))
+            .map(|entry| Arc::clone(&entry.session))
+            .collect()
+    }
+
+    /// How many sessions are live.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Event;
+    use crate::session::EndReason;
+    use serde_json::value::RawValue;
+
+    fn pattern(p: &str) -> ChannelPattern {
+        ChannelPattern::parse(p).unwrap()
+    }
+
+    fn event(channel: &ChannelName) -> FrozenEvent {
+        Event::new(channel.clone(), RawValue::from_string("1".into()).unwrap()).freeze()
+    }
+
+    #[test]
+    fn removing_a_session_drops_its_subscriptions() {
+        let hub = Hub::new(100);
+        let session = hub.new_session(false);
+        assert!(
+            hub.session(session.id()).is_none(),
+            "not known before it is added"
+        );
+        hub.add(&session);
+        hub.subscribe(&session, &pattern("/a"), || {});
+        hub.subscribe(&session, &pattern("/b/**"), || {});
+        let channel = ChannelName::parse("/b/c").unwrap();
+        assert_eq!(hub.publish(&channel, &event(&channel)).0, 1);
+        session.end(EndReason::Disconnected);
+        let mut lost = Vec::new();
+        let mut removed = hub.remove(&session, |p| lost.push(p.clone()));
+        removed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(removed, [pattern("/a"), pattern("/b/**")]);
+        assert_eq!(lost.len(), 2);
+        assert_eq!(hub.publish(&channel, &event(&channel)).0, 0);
+        assert!(hub.session(session.id()).is_none());
+        assert_eq!(hub.session_count(), 0);
+    }
+
+    #[test]
+    fn client_ids_are_unique_hex() {
+        let hub = Hub::new(1);
+        let a = hub.new_session(false);
+        let b = hub.new_session(false);
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 32);
+        assert!(a.id().bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn overflowing_sessions_are_returned() {
+        let hub = Hub::new(2);
+        let session = hub.new_session(false);
+        hub.add(&session);
+        hub.subscribe(&session, &pattern("/a"), || {});
+        let channel = ChannelName::parse("/a").unwrap();
+        let overflowed: usize = (0..3)
+            .map(|_| hub.publish(&channel, &event(&channel)).1.len())
+            .sum();
+        assert_eq!(overflowed, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_sessions_expire() {
+        let hub = Hub::new(1);
+        let session = hub.new_session(false);
+        hub.add(&session);
+        assert!(hub.expired(Duration::from_secs(60)).is_empty());
+        tokio::time::advance(Duration::from_millis(5)).await;
+        assert_eq!(hub.expired(Duration::from_millis(1)).len(), 1);
+    }
+}

@@ -74,10 +74,11 @@ fn serialization(c: &mut Criterion) {
         multiple_clients: None,
     };
     let id = MessageId::number(17);
+    let client_id: std::sync::Arc<str> = "0123456789abcdef0123456789abcdef".into();
     c.bench_function("reply: serialize a connect reply", |b| {
         b.iter(|| {
-            let reply = Reply::ok(Meta::Connect.as_str(), Some(id.clone()))
-                .client_id("0123456789abcdef0123456789abcdef")
+            let reply = Reply::ok(Meta::Connect, Some(id.clone()))
+                .client_id(client_id.clone())
                 .advice(advice);
             let mut json = Vec::new();
             reply.write_json(&mut json);

@@ -47,7 +47,7 @@ impl Hub {
     /// A new handshaken session with a fresh, unguessable client id (HS-2), not yet known
     /// to anyone: [`Hub::add`] makes it so once the handshake is allowed.
     pub fn new_session(&self, local: bool) -> Arc<Session> {
-        let id: Box<str> = uuid::Uuid::new_v4().simple().to_string().into();
+        let id: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         Arc::new(Session::new(id, key, self.max_queue, local))
     }

@@ -5,52 +5,90 @@
 
 use std::net::SocketAddr;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 
 /// The details of the request that carried a message.
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
-    headers: HeaderMap,
+    headers: Headers,
     peer: Option<SocketAddr>,
 }
 
+/// The headers: as hyper parsed them, for a request answered and dropped; packed into one
+/// string, for a WebSocket that keeps its upgrade request's for its whole life (a header
+/// map costs about a kilobyte per idle socket, and its values would be slices of the
+/// connection's read buffer, keeping that alive too).
+#[derive(Debug, Clone)]
+enum Headers {
+    Map(HeaderMap),
+    /// `name: value` lines, names in lower case as HTTP/1.1 headers are read.
+    Packed(Box<str>),
+}
+
+impl Default for Headers {
+    fn default() -> Self {
+        Headers::Packed(Box::default())
+    }
+}
+
 impl RequestInfo {
-    /// A request with these headers from `peer`. The headers are kept as they are: fine for
-    /// a request answered and dropped, while a long-lived connection should use
-    /// [`RequestInfo::detached`].
+    /// A request with these headers from `peer`, kept as they are: for a request answered
+    /// and dropped.
     pub fn new(headers: HeaderMap, peer: Option<SocketAddr>) -> Self {
-        Self { headers, peer }
-    }
-
-    /// A copy that owns its bytes. Header values read off a connection are slices of its
-    /// read buffer; a WebSocket keeps its upgrade request's details for its whole life, and
-    /// must not keep that buffer alive with them.
-    pub fn detached(headers: &HeaderMap, peer: Option<SocketAddr>) -> Self {
-        let mut copy = HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            let value = HeaderValue::from_bytes(value.as_bytes())
-                .expect("a header value read off the wire is a valid header value");
-            copy.append(HeaderName::from(name), value);
+        Self {
+            headers: Headers::Map(headers),
+            peer,
         }
-        Self::new(copy, peer)
     }
 
-    /// Every header.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// A compact copy of a request's details that owns its bytes, for a connection that
+    /// keeps them (a WebSocket). Values that are not visible ASCII are left out.
+    pub fn detached(headers: &HeaderMap, peer: Option<SocketAddr>) -> Self {
+        let mut packed = String::new();
+        for (name, value) in headers {
+            if let Ok(value) = value.to_str() {
+                packed.push_str(name.as_str());
+                packed.push_str(": ");
+                packed.push_str(value);
+                packed.push('\n');
+            }
+        }
+        Self {
+            headers: Headers::Packed(packed.into()),
+            peer,
+        }
     }
 
-    /// One header as text, when present and visible ASCII.
-    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
-        self.headers.get(name)?.to_str().ok()
+    /// Every header, as `(name, value)`, names in lower case, in the order received.
+    pub fn headers(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+        match &self.headers {
+            Headers::Map(map) => Box::new(
+                map.iter()
+                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+            ),
+            Headers::Packed(lines) => {
+                Box::new(lines.lines().filter_map(|line| line.split_once(": ")))
+            }
+        }
+    }
+
+    /// Every value of the header `name` (any case).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
     }
 
     /// The value of the cookie `name`, from any `Cookie` header.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
+        self.header_values(header::COOKIE.as_str())
             .flat_map(|cookies| cookies.split(';'))
             .filter_map(|cookie| cookie.trim().split_once('='))
             .find(|(key, value)| *key == name && !value.is_empty())
@@ -68,17 +106,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cookies_and_headers() {
+    fn cookies_and_headers_whole_or_packed() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
             "a=1; BAYEUX_BROWSER=xyz; b=2".parse().unwrap(),
         );
+        headers.append(header::COOKIE, "c=3".parse().unwrap());
         headers.insert(header::AUTHORIZATION, "Bearer t".parse().unwrap());
-        let info = RequestInfo::detached(&headers, None);
-        assert_eq!(info.cookie("BAYEUX_BROWSER"), Some("xyz"));
-        assert_eq!(info.cookie("c"), None);
-        assert_eq!(info.header(header::AUTHORIZATION), Some("Bearer t"));
+        for info in [
+            RequestInfo::new(headers.clone(), None),
+            RequestInfo::detached(&headers, None),
+        ] {
+            assert_eq!(info.cookie("BAYEUX_BROWSER"), Some("xyz"));
+            assert_eq!(info.cookie("c"), Some("3"));
+            assert_eq!(info.cookie("d"), None);
+            assert_eq!(info.header("Authorization"), Some("Bearer t"));
+            assert_eq!(info.headers().count(), 3);
+        }
         assert_eq!(RequestInfo::default().cookie("a"), None);
     }
 }

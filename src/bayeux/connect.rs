@@ -19,8 +19,9 @@ use crate::session::{
 pub struct PendingConnect {
     session: Arc<Session>,
     ticket: ConnectTicket,
-    /// The request, for its `id` and for the reply hooks (what `ext` asked for).
-    message: Message,
+    /// The request, for its `id` and for the reply hooks (what `ext` asked for); boxed,
+    /// as it waits out the hold.
+    message: Box<Message>,
     /// How long to hold it; `None` answers at once.
     hold: Option<Duration>,
     advice: Advice,
@@ -117,7 +118,7 @@ impl Bayeux {
         let pending = PendingConnect {
             session: session.0,
             ticket,
-            message,
+            message: Box::new(message),
             hold,
             advice,
             slot,
@@ -150,10 +151,10 @@ impl Bayeux {
         let taken = self.take(&connect.session, Claim::Connect(connect.ticket));
         let session = &connect.session;
         let id = connect.message.id().cloned();
-        let channel = Meta::Connect.as_str();
+        let channel = Meta::Connect;
         let mut reply = match session.state() {
             SessionState::Ended(EndReason::Disconnected) => Reply::ok(channel, id)
-                .client_id(session.id())
+                .client_id(session.client_id())
                 .advice(self.advice(Reconnect::None)),
             SessionState::Ended(_) => Reply::failed(
                 Some(channel.into()),
@@ -161,7 +162,7 @@ impl Bayeux {
                 BayeuxError::UnknownClient(session.id().to_owned()),
             ),
             _ => Reply::ok(channel, id)
-                .client_id(session.id())
+                .client_id(session.client_id())
                 .advice(connect.advice)
                 .batch(taken.batch),
         };

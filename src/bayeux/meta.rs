@@ -76,8 +76,8 @@ impl Bayeux {
         tracing::debug!(client_id = session.id(), "handshake");
         let mut advice = self.advice(Reconnect::Retry);
         advice.max_interval = Some(millis(self.config.max_interval));
-        Ok(Reply::ok(Meta::Handshake.as_str(), message.id().cloned())
-            .client_id(session.id())
+        Ok(Reply::ok(Meta::Handshake, message.id().cloned())
+            .client_id(session.client_id())
             .handshake(self.connection_types.clone())
             .advice(advice))
     }
@@ -149,8 +149,8 @@ impl Bayeux {
         } else {
             settle(interest);
         }
-        Ok(Reply::ok(meta.as_str(), message.id().cloned())
-            .client_id(session.id())
+        Ok(Reply::ok(meta, message.id().cloned())
+            .client_id(session.client_id())
             .subscription(subscription.raw()))
     }
 
@@ -163,6 +163,6 @@ impl Bayeux {
         let session = Self::live(message, session)?;
         self.end_session(&session.0, EndReason::Disconnected);
         tracing::debug!(client_id = session.id(), "disconnect");
-        Ok(Reply::ok(Meta::Disconnect.as_str(), message.id().cloned()).client_id(session.id()))
+        Ok(Reply::ok(Meta::Disconnect, message.id().cloned()).client_id(session.client_id()))
     }
 }

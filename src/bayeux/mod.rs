@@ -17,7 +17,6 @@ mod publish;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +77,14 @@ pub struct Processed {
     pub ended: bool,
 }
 
+impl Processed {
+    /// The response and the connect, for a request/response transport, which has no use
+    /// for a push stream: the rest is dropped here, not kept while the connect is held.
+    pub fn into_response(self) -> (Response, Option<PendingConnect>) {
+        (self.response, self.connect)
+    }
+}
+
 /// Everything an application plugs into the core.
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
@@ -124,7 +131,7 @@ fn millis(duration: Duration) -> u64 {
 /// (SUB-3: the CometD client drops its listeners for the channels named there).
 fn failed(message: &Message, error: BayeuxError) -> Reply {
     let reply = Reply::failed(
-        Some(message.channel().reply_name()),
+        Some(message.channel().clone()),
         message.id().cloned(),
         error,
     );
@@ -229,7 +236,20 @@ impl Bayeux {
 
     /// Processes one request's messages: everything is answered except a `/meta/connect`,
     /// which is returned for [`Bayeux::complete`].
-    pub async fn process(
+    ///
+    /// The work is boxed: its future is large (every handler's state, policy checks
+    /// included), and a transport's own future, which lives as long as a held connect or
+    /// an idle socket, then holds a pointer to it while it runs instead of room for it
+    /// forever, and is moved through the HTTP stack's layers at its small size.
+    pub fn process<'a>(
+        self: &'a Arc<Self>,
+        batch: Vec<Result<Message, Malformed>>,
+        inbound: Inbound<'a>,
+    ) -> BoxFuture<'a, Processed> {
+        Box::pin(self.process_batch(batch, inbound))
+    }
+
+    async fn process_batch(
         self: &Arc<Self>,
         batch: Vec<Result<Message, Malformed>>,
         inbound: Inbound<'_>,
@@ -241,7 +261,7 @@ impl Bayeux {
                 let reply = match message {
                     Ok(message) => failed(&message, BayeuxError::HandshakeNotAlone),
                     Err(m) => Reply::failed(
-                        m.channel.map(|c| Cow::Owned(c.into())),
+                        m.channel.map(|c| Channel::parse(&c)),
                         m.id,
                         BayeuxError::HandshakeNotAlone,
                     ),
@@ -255,7 +275,7 @@ impl Bayeux {
             match message {
                 Ok(message) => self.dispatch(message, inbound, alone, &mut processed).await,
                 Err(m) => {
-                    let channel = m.channel.map(|c| Cow::Owned(c.into()));
+                    let channel = m.channel.map(|c| Channel::parse(&c));
                     processed
                         .response
                         .push(Reply::failed(channel, m.id, m.error));

@@ -53,7 +53,7 @@ impl Bayeux {
             )
             .await?;
         }
-        let reply = Reply::ok(message.channel().reply_name(), message.id().cloned());
+        let reply = || Reply::ok(message.channel().clone(), message.id().cloned());
         if name.kind() == ChannelKind::Service {
             let request = ServiceRequest {
                 channel: name,
@@ -61,14 +61,14 @@ impl Bayeux {
                 session: sender.as_ref(),
                 data: data.as_ref(),
             };
-            return Ok(reply.data(self.hooks.services.call(&request)));
+            return Ok(reply().data(self.hooks.services.call(&request)));
         }
         let (_, forwarding) =
             self.broadcast(Event::new(name.clone(), data.clone()), sender.as_ref())?;
         if let Some(forwarding) = forwarding {
             forwarding.await.map_err(|error| unforwarded(&error))?;
         }
-        Ok(reply)
+        Ok(reply())
     }
 
     /// Publishes `data` to a broadcast channel from the server itself, as if a client had;

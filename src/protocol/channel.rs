@@ -5,6 +5,7 @@
 //! sees a name it could route wrongly.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The longest channel name accepted (CH-1): bounds the work one subscribe can cause.
 pub const MAX_CHANNEL_LEN: usize = 1024;
@@ -21,8 +22,9 @@ pub enum ChannelKind {
 }
 
 /// A concrete channel name, such as `/chat/room1`: something a message can be published to.
+/// Shared text: a publish hands its channel to its reply and its event without copying it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ChannelName(Box<str>);
+pub struct ChannelName(Arc<str>);
 
 /// The last segment of a pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,7 +41,7 @@ pub enum Wildcard {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChannelPattern {
     /// The whole pattern as the client sent it, kept for echoing and for unsubscribing.
-    text: Box<str>,
+    text: Arc<str>,
     wildcard: Wildcard,
 }
 

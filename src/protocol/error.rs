@@ -61,15 +61,20 @@ pub enum BayeuxError {
     #[error("406:{}:Unsupported connection type", list(.0))]
     UnsupportedConnectionType(Vec<String>),
     /// An application's own refusal, from an extension or a service: `code:args:message`.
-    #[error("{code}:{}:{}", list(.args), text(.message))]
-    Application {
-        /// A three-digit code; 400 to 499 by convention.
-        code: u16,
-        /// Arguments, each cleaned of the separators `:` and `,`.
-        args: Vec<String>,
-        /// What went wrong, for people.
-        message: String,
-    },
+    #[error("{0}")]
+    Application(Box<ApplicationError>),
+}
+
+/// An application's error: boxed in [`BayeuxError`], which stays small.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{code}:{}:{}", list(.args), text(.message))]
+pub struct ApplicationError {
+    /// A three-digit code; 400 to 499 by convention.
+    pub code: u16,
+    /// Arguments, each cleaned of the separators `:` and `,`.
+    pub args: Vec<String>,
+    /// What went wrong, for people.
+    pub message: String,
 }
 
 /// Client text put in an error's args: bounded, and without the `:` and `,` that separate
@@ -107,7 +112,7 @@ impl BayeuxError {
         args: impl IntoIterator<Item = A>,
         message: impl Into<String>,
     ) -> Self {
-        BayeuxError::Application {
+        BayeuxError::Application(Box::new(ApplicationError {
             code: if (100..=999).contains(&code) {
                 code
             } else {
@@ -115,7 +120,7 @@ impl BayeuxError {
             },
             args: args.into_iter().map(Into::into).collect(),
             message: message.into(),
-        }
+        }))
     }
 
     /// The advice the reply carries (ERR-2, HS-4, SEC-1): errors that a new handshake cures

@@ -7,8 +7,8 @@
 //! rather than returned at once, so the core reports them in the protocol's order: an
 //! unknown client (ERR-2) before a missing `connectionType`, as CN-1 lists them.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -22,18 +22,46 @@ use super::Meta;
 pub type Ext = Map<String, Value>;
 
 /// A message's `id`: a JSON string or number, echoed verbatim in its reply (MSG-3).
+///
+/// Ids are short (the CometD and Faye clients count up: `"1"`, `"2"`, …), so one is kept
+/// inline, without an allocation, and copied into its reply as it is.
 #[derive(Clone)]
-pub struct MessageId(Box<RawValue>);
+pub struct MessageId(IdText);
+
+/// The longest id kept inline.
+const INLINE_ID: usize = 22;
+
+#[derive(Clone)]
+enum IdText {
+    Inline { len: u8, text: [u8; INLINE_ID] },
+    Shared(Arc<str>),
+}
 
 impl MessageId {
+    fn new(json: &str) -> Self {
+        if json.len() <= INLINE_ID {
+            let mut text = [0; INLINE_ID];
+            text[..json.len()].copy_from_slice(json.as_bytes());
+            let len = u8::try_from(json.len()).expect("an inline id fits a byte");
+            Self(IdText::Inline { len, text })
+        } else {
+            Self(IdText::Shared(json.into()))
+        }
+    }
+
     /// The id as JSON text (`"7"` or `7`).
     pub fn as_json(&self) -> &str {
-        self.0.get()
+        match &self.0 {
+            IdText::Inline { len, text } => {
+                std::str::from_utf8(&text[..usize::from(*len)]).expect("copied from UTF-8 text")
+            }
+            IdText::Shared(text) => text,
+        }
     }
 
     /// An id from a counter, for messages the server makes itself.
     pub fn number(n: u64) -> Self {
-        Self(RawValue::from_string(n.to_string()).expect("a number is valid JSON"))
+        Self::new(&n.to_string())
     }
 }
 
@@ -51,7 +79,10 @@ impl PartialEq for MessageId {
 
 impl Serialize for MessageId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        // Valid JSON when it was read, so this only re-reads a few bytes.
+        let raw: &RawValue =
+            serde_json::from_str(self.as_json()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
@@ -93,20 +124,18 @@ impl Channel {
         }
     }
 
-    /// The name for a reply's `channel`, borrowed when it is a meta channel's.
-    pub fn reply_name(&self) -> Cow<'static, str> {
-        match self {
-            Channel::Meta(meta) => Cow::Borrowed(meta.as_str()),
-            other => Cow::Owned(other.as_str().to_owned()),
-        }
-    }
-
     /// The meta channel, if this is one of the five.
     pub fn meta(&self) -> Option<Meta> {
         match self {
             Channel::Meta(meta) => Some(*meta),
             _ => None,
         }
+    }
+}
+
+impl From<Meta> for Channel {
+    fn from(meta: Meta) -> Self {
+        Channel::Meta(meta)
     }
 }
 
@@ -299,7 +328,7 @@ impl Message {
         let id = wire
             .id
             .filter(|raw| is_id(raw))
-            .map(|raw| MessageId(raw.to_owned()));
+            .map(|raw| MessageId::new(raw.get()));
         let id_invalid = wire.id.is_some() && id.is_none();
         let (Some(channel), false) = (&channel, id_invalid) else {
             let error = if id_invalid {

@@ -4,13 +4,15 @@
 //! so extensions can still change it on its way out: add to its `ext`, set a field, or
 //! turn it into a failure.
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
+use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::error::BayeuxError;
-use super::message::{Ext, MessageId};
+use super::message::{Channel, Ext, MessageId};
+use super::Meta;
 
 /// What the client should do next (ADV-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,78 +63,107 @@ impl Advice {
     }
 }
 
-fn display<S: Serializer>(error: &Option<BayeuxError>, serializer: S) -> Result<S::Ok, S::Error> {
-    match error {
-        Some(error) => serializer.collect_str(error),
-        None => serializer.serialize_none(),
+/// A reply to one message. Only the fields its channel needs are set; the ones few
+/// replies carry are boxed, so a reply stays small as it moves through the core.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    channel: Option<Channel>,
+    id: Option<MessageId>,
+    client_id: Option<Arc<str>>,
+    error: Option<BayeuxError>,
+    advice: Option<Advice>,
+    /// The batch number of the events a connect reply carries, in acknowledged delivery.
+    batch: Option<u64>,
+    successful: bool,
+    more: Option<Box<More>>,
+}
+
+/// The fields of a reply that few replies carry.
+#[derive(Debug, Clone, Default)]
+struct More {
+    /// A handshake's: with the version fields (HS-1).
+    supported_connection_types: Option<Vec<&'static str>>,
+    subscription: Option<Box<RawValue>>,
+    data: Option<Box<RawValue>>,
+    ext: Option<Ext>,
+    timestamp: Option<String>,
+}
+
+/// An error as its wire string.
+struct WireError<'a>(&'a BayeuxError);
+
+impl Serialize for WireError<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self.0)
     }
 }
 
-/// A reply to one message. Only the fields its channel needs are set.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reply {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<Cow<'static, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<MessageId>,
-    successful: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<Box<str>>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "display")]
-    error: Option<BayeuxError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    minimum_version: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    supported_connection_types: Option<Vec<&'static str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subscription: Option<Box<RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Box<RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    advice: Option<Advice>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ext: Option<Ext>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<String>,
-    /// The batch number of the events a connect reply carries, in acknowledged delivery.
-    #[serde(skip)]
-    batch: Option<u64>,
+impl Serialize for Reply {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("Reply", 8)?;
+        if let Some(channel) = &self.channel {
+            out.serialize_field("channel", channel.as_str())?;
+        }
+        if let Some(id) = &self.id {
+            out.serialize_field("id", id)?;
+        }
+        out.serialize_field("successful", &self.successful)?;
+        if let Some(client_id) = &self.client_id {
+            out.serialize_field("clientId", &**client_id)?;
+        }
+        if let Some(error) = &self.error {
+            out.serialize_field("error", &WireError(error))?;
+        }
+        let more = self.more.as_deref();
+        if let Some(types) = more.and_then(|m| m.supported_connection_types.as_ref()) {
+            out.serialize_field("version", "1.0")?;
+            out.serialize_field("minimumVersion", "1.0")?;
+            out.serialize_field("supportedConnectionTypes", types)?;
+        }
+        if let Some(subscription) = more.and_then(|m| m.subscription.as_ref()) {
+            out.serialize_field("subscription", subscription)?;
+        }
+        if let Some(data) = more.and_then(|m| m.data.as_ref()) {
+            out.serialize_field("data", data)?;
+        }
+        if let Some(advice) = &self.advice {
+            out.serialize_field("advice", advice)?;
+        }
+        if let Some(ext) = more.and_then(|m| m.ext.as_ref()) {
+            out.serialize_field("ext", ext)?;
+        }
+        if let Some(timestamp) = more.and_then(|m| m.timestamp.as_ref()) {
+            out.serialize_field("timestamp", timestamp)?;
+        }
+        out.end()
+    }
 }
 
 impl Reply {
     /// A successful reply on `channel`, echoing `id` (MSG-3).
-    pub fn ok(channel: impl Into<Cow<'static, str>>, id: Option<MessageId>) -> Self {
+    pub fn ok(channel: impl Into<Channel>, id: Option<MessageId>) -> Self {
         Self {
             channel: Some(channel.into()),
             id,
-            successful: true,
             client_id: None,
             error: None,
-            version: None,
-            minimum_version: None,
-            supported_connection_types: None,
-            subscription: None,
-            data: None,
             advice: None,
-            ext: None,
-            timestamp: None,
             batch: None,
+            successful: true,
+            more: None,
         }
     }
 
     /// A failed reply: the error's wire string, and its advice when it has one.
-    pub fn failed(
-        channel: Option<Cow<'static, str>>,
-        id: Option<MessageId>,
-        error: BayeuxError,
-    ) -> Self {
-        let mut reply = Self::ok("", id);
+    pub fn failed(channel: Option<Channel>, id: Option<MessageId>, error: BayeuxError) -> Self {
+        let mut reply = Self::ok(Meta::Connect, id);
         reply.channel = channel;
         reply.fail(error);
         reply
+    }
+
+    fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Box::default)
     }
 
     /// Turns the reply into a failure with `error` (and the error's advice, if any).
@@ -140,13 +171,15 @@ impl Reply {
         self.successful = false;
         self.advice = error.advice().or(self.advice);
         self.error = Some(error);
-        self.data = None;
+        if let Some(more) = &mut self.more {
+            more.data = None;
+        }
         self.batch = None;
     }
 
     /// Adds the client id.
-    pub fn client_id(mut self, client_id: &str) -> Self {
-        self.client_id = Some(client_id.into());
+    pub fn client_id(mut self, client_id: Arc<str>) -> Self {
+        self.client_id = Some(client_id);
         self
     }
 
@@ -158,21 +191,21 @@ impl Reply {
 
     /// Adds the handshake's version fields and the server's connection types (HS-1).
     pub fn handshake(mut self, connection_types: Vec<&'static str>) -> Self {
-        self.version = Some("1.0");
-        self.minimum_version = Some("1.0");
-        self.supported_connection_types = Some(connection_types);
+        self.more().supported_connection_types = Some(connection_types);
         self
     }
 
     /// Echoes the `subscription` field (SUB-1).
     pub fn subscription(mut self, subscription: &RawValue) -> Self {
-        self.subscription = Some(subscription.to_owned());
+        self.more().subscription = Some(subscription.to_owned());
         self
     }
 
     /// Adds `data`, for a service's answer (SVC-2).
     pub fn data(mut self, data: Option<Box<RawValue>>) -> Self {
-        self.data = data;
+        if data.is_some() {
+            self.more().data = data;
+        }
         self
     }
 
@@ -184,7 +217,7 @@ impl Reply {
 
     /// The channel it answers on.
     pub fn channel_name(&self) -> Option<&str> {
-        self.channel.as_deref()
+        self.channel.as_ref().map(Channel::as_str)
     }
 
     /// The client id it carries (a handshake's: the new session's).
@@ -209,22 +242,22 @@ impl Reply {
 
     /// Its `data` (a service's answer), if any.
     pub fn data_given(&self) -> Option<&RawValue> {
-        self.data.as_deref()
+        self.more.as_ref()?.data.as_deref()
     }
 
     /// Its `ext`, if any.
     pub fn ext(&self) -> Option<&Ext> {
-        self.ext.as_ref()
+        self.more.as_ref()?.ext.as_ref()
     }
 
     /// Its `ext` to change, made empty when it had none.
     pub fn ext_mut(&mut self) -> &mut Ext {
-        self.ext.get_or_insert_with(Ext::new)
+        self.more().ext.get_or_insert_with(Ext::new)
     }
 
     /// Sets the `timestamp` field.
     pub fn set_timestamp(&mut self, timestamp: String) {
-        self.timestamp = Some(timestamp);
+        self.more().timestamp = Some(timestamp);
     }
 
     /// For a connect reply in acknowledged delivery (the `ack` extension), the batch
@@ -248,7 +281,7 @@ mod tests {
     #[test]
     fn failed_reply_carries_error_and_advice() {
         let error = BayeuxError::UnknownClient("abc".into());
-        let reply = Reply::failed(Some("/meta/connect".into()), None, error);
+        let reply = Reply::failed(Some(Meta::Connect.into()), None, error);
         let mut json = Vec::new();
         reply.write_json(&mut json);
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();

@@ -8,17 +8,20 @@ use super::reply::Reply;
 
 /// The parts of a response, kept apart so they can be put in MSG-6 order.
 #[derive(Debug, Default)]
+///
+/// The handshake and connect replies are boxed: a response sits in a transport's future
+/// while its request is processed, and stays small there.
 pub struct Response {
-    handshake: Option<Reply>,
+    handshake: Option<Box<Reply>>,
     events: Vec<FrozenEvent>,
     replies: Vec<Reply>,
-    connect: Option<Reply>,
+    connect: Option<Box<Reply>>,
 }
 
 impl Response {
     /// Sets the handshake reply, which goes first.
     pub fn set_handshake(&mut self, reply: Reply) {
-        self.handshake = Some(reply);
+        self.handshake = Some(Box::new(reply));
     }
 
     /// Adds a reply to a message other than the handshake and the held connect.
@@ -29,7 +32,7 @@ impl Response {
     /// Sets the connect reply, last, and the events delivered with it, before the replies.
     pub fn set_connect(&mut self, events: Vec<FrozenEvent>, reply: Option<Reply>) {
         self.events = events;
-        self.connect = reply;
+        self.connect = reply.map(Box::new);
     }
 
     /// Whether there is nothing to send.
@@ -42,23 +45,26 @@ impl Response {
 
     /// Whether it holds a successful handshake reply (the transport may then set cookies).
     pub fn has_handshake(&self) -> bool {
-        self.handshake.as_ref().is_some_and(Reply::is_successful)
+        self.handshake
+            .as_ref()
+            .is_some_and(|reply| reply.is_successful())
     }
 
     /// The replies, in MSG-6 order.
     pub fn replies(&self) -> impl Iterator<Item = &Reply> {
         self.handshake
-            .iter()
+            .as_deref()
+            .into_iter()
             .chain(&self.replies)
-            .chain(&self.connect)
+            .chain(self.connect.as_deref())
     }
 
     /// The replies, in MSG-6 order, to keep.
     pub fn into_replies(self) -> impl Iterator<Item = Reply> {
-        self.handshake
-            .into_iter()
+        let unboxed = |reply: Option<Box<Reply>>| reply.map(|reply| *reply).into_iter();
+        unboxed(self.handshake)
             .chain(self.replies)
-            .chain(self.connect)
+            .chain(unboxed(self.connect))
     }
 
     /// The events delivered with the connect.
@@ -85,7 +91,7 @@ impl Response {
             separate(&mut out);
             out.extend_from_slice(event.json());
         }
-        for reply in self.replies.iter().chain(&self.connect) {
+        for reply in self.replies.iter().chain(self.connect.as_deref()) {
             separate(&mut out);
             reply.write_json(&mut out);
         }
@@ -111,7 +117,7 @@ pub fn events_json(events: &[FrozenEvent]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ChannelName, Event};
+    use crate::protocol::{Channel, ChannelName, Event, Meta};
     use serde_json::value::RawValue;
 
     #[test]
@@ -122,8 +128,8 @@ mod tests {
         )
         .freeze();
         let mut response = Response::default();
-        response.push(Reply::ok("/b", None));
-        response.set_connect(vec![event.clone()], Some(Reply::ok("/meta/connect", None)));
+        response.push(Reply::ok(Channel::parse("/b"), None));
+        response.set_connect(vec![event.clone()], Some(Reply::ok(Meta::Connect, None)));
         assert_eq!(
             &response.to_json()[..],
             br#"[{"channel":"/a","data":1},{"channel":"/b","successful":true},{"channel":"/meta/connect","successful":true}]"#

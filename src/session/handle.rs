@@ -27,6 +27,11 @@ impl ServerSession {
         self.0.id()
     }
 
+    /// The client id, shared, for a reply.
+    pub(crate) fn client_id(&self) -> super::ClientId {
+        self.0.client_id()
+    }
+
     /// Whether it was made on the server ([`crate::LocalSession`]) rather than by a client.
     pub fn is_local(&self) -> bool {
         self.0.is_local()

@@ -15,6 +15,8 @@ mod handle;
 mod queue;
 mod state;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -28,8 +30,9 @@ pub use handle::ServerSession;
 pub use queue::Taken;
 pub use state::{EndReason, SessionEvent, SessionState};
 
-/// The identifier a client gets at handshake (HS-2).
-pub type ClientId = Box<str>;
+/// The identifier a client gets at handshake (HS-2): shared text, since every reply to
+/// the client carries it.
+pub type ClientId = Arc<str>;
 
 /// A small number naming a session inside the server, cheaper than its id to hash.
 pub type SessionKey = u64;
@@ -42,6 +45,9 @@ pub struct Session {
     max_queue: usize,
     /// Made on the server ([`crate::LocalSession`]), not by a remote client.
     local: bool,
+    /// Messages stay until the client acknowledges them (ACK-1). Set at handshake, before
+    /// anyone else sees the session; read on every reply.
+    acknowledged: AtomicBool,
     inner: Mutex<Inner>,
     /// Woken when a message is queued, when a newer connect takes over, and when the
     /// session ends. Whoever delivers for the session (a held connect) waits on it.
@@ -141,6 +147,7 @@ impl Session {
             key,
             max_queue,
             local,
+            acknowledged: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 state: SessionState::Handshaken,
                 queue: Queue::default(),
@@ -157,6 +164,11 @@ impl Session {
     /// The client's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The client's id, to put in a reply.
+    pub fn client_id(&self) -> ClientId {
+        Arc::clone(&self.id)
     }
 
     /// The session's key inside the server.
@@ -204,12 +216,12 @@ impl Session {
     /// Keeps messages until the client acknowledges them, and delivers them only with
     /// connect replies (the `ack` extension: ACK-1).
     pub fn enable_acknowledged_delivery(&self) {
-        self.inner.lock().queue.acknowledge_from_now();
+        self.acknowledged.store(true, Ordering::Relaxed);
     }
 
     /// Whether messages are kept until acknowledged.
     pub fn is_acknowledged_delivery(&self) -> bool {
-        self.inner.lock().queue.is_acknowledged()
+        self.acknowledged.load(Ordering::Relaxed)
     }
 
     /// The client has every batch up to `batch` (ACK-2).
@@ -324,7 +336,7 @@ impl Session {
         if !delivers {
             return Taken::default();
         }
-        inner.queue.take()
+        inner.queue.take(self.is_acknowledged_delivery())
     }
 
     async fn wait(&self, ready: impl Fn(&Inner) -> Option<Wake>) -> Wake {

@@ -17,8 +17,6 @@ const UNSENT: u64 = 0;
 pub(crate) struct Queue {
     /// Events in publish order, each with the batch it was sent in ([`UNSENT`] until then).
     entries: VecDeque<(u64, FrozenEvent)>,
-    /// Whether events stay until acknowledged.
-    acknowledged: bool,
     /// The last batch number given out; the first batch is 1.
     batch: u64,
 }
@@ -55,15 +53,6 @@ impl Queue {
         self.entries.clear();
     }
 
-    /// Keeps events until acknowledged from now on.
-    pub(crate) fn acknowledge_from_now(&mut self) {
-        self.acknowledged = true;
-    }
-
-    pub(crate) fn is_acknowledged(&self) -> bool {
-        self.acknowledged
-    }
-
     /// Drops every event sent in a batch up to `batch`.
     pub(crate) fn acknowledge(&mut self, batch: u64) {
         while self
@@ -75,10 +64,10 @@ impl Queue {
         }
     }
 
-    /// Takes what a delivery sends: everything, or in acknowledged delivery every event
+    /// Takes what a delivery sends: everything, or in `acknowledged` delivery every event
     /// not yet acknowledged, as a newly closed batch.
-    pub(crate) fn take(&mut self) -> Taken {
-        if !self.acknowledged {
+    pub(crate) fn take(&mut self, acknowledged: bool) -> Taken {
+        if !acknowledged {
             return Taken {
                 events: self.entries.drain(..).map(|(_, event)| event).collect(),
                 batch: None,
@@ -114,6 +103,8 @@ mod tests {
         Event::new(ChannelName::parse("/a").unwrap(), data).freeze()
     }
 
+    const ACKED: bool = true;
+
     fn data(taken: &Taken) -> Vec<&str> {
         taken.events.iter().map(FrozenEvent::data_json).collect()
     }
@@ -123,7 +114,7 @@ mod tests {
         let mut queue = Queue::default();
         assert!(queue.push(event(1), 2) && queue.push(event(2), 2));
         assert!(!queue.push(event(3), 2), "bounded");
-        let taken = queue.take();
+        let taken = queue.take(false);
         assert_eq!((data(&taken), taken.batch), (vec!["1", "2"], None));
         assert!(queue.is_empty());
     }
@@ -131,18 +122,17 @@ mod tests {
     #[test]
     fn unacknowledged_batches_are_sent_again_in_order() {
         let mut queue = Queue::default();
-        queue.acknowledge_from_now();
         queue.push(event(1), 10);
-        let first = queue.take();
+        let first = queue.take(ACKED);
         assert_eq!((data(&first), first.batch), (vec!["1"], Some(1)));
         queue.push(event(2), 10);
         // The reply with batch 1 was lost: the client acknowledges batch 0.
         queue.acknowledge(0);
-        let second = queue.take();
+        let second = queue.take(ACKED);
         assert_eq!((data(&second), second.batch), (vec!["1", "2"], Some(2)));
         queue.push(event(3), 10);
         queue.acknowledge(2);
-        let third = queue.take();
+        let third = queue.take(ACKED);
         assert_eq!((data(&third), third.batch), (vec!["3"], Some(3)));
         queue.acknowledge(3);
         assert!(queue.is_empty());
@@ -151,7 +141,6 @@ mod tests {
     #[test]
     fn an_acknowledgement_never_drops_unsent_events() {
         let mut queue = Queue::default();
-        queue.acknowledge_from_now();
         queue.push(event(1), 10);
         queue.acknowledge(99);
         assert_eq!(queue.len(), 1);

@@ -52,7 +52,11 @@ pub async fn endpoint(State(bayeux): State<Arc<Bayeux>>, request: Request) -> Re
             }
             _ if bayeux.offers(ConnectionType::CallbackPolling) => {
                 let query = parts.uri.query().unwrap_or_default().to_owned();
-                let request = RequestInfo::new(parts.headers, peer);
+                let request = RequestInfo::new(std::mem::take(&mut parts.headers), peer);
+                // The rest of the request (its URI) is a slice of the connection's read
+                // buffer: dropped now, it does not keep the buffer alive while the connect
+                // is held.
+                drop(parts);
                 callback_polling::handle(&bayeux, &query, request).await
             }
             _ => Err(TransportError::Disabled("callback-polling")),
@@ -62,7 +66,8 @@ pub async fn endpoint(State(bayeux): State<Arc<Bayeux>>, request: Request) -> Re
                 .headers
                 .get(header::CONTENT_LENGTH)
                 .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-            let request = RequestInfo::new(parts.headers, peer);
+            let request = RequestInfo::new(std::mem::take(&mut parts.headers), peer);
+            drop(parts);
             long_polling::handle(&bayeux, declared, request, body).await
         }
         // A preflight is answered by the CORS layer; a bare OPTIONS gets an empty 200.
@@ -92,8 +97,8 @@ pub async fn exchange(
     // The request's headers are slices of the connection's read buffer: dropped now, they
     // do not keep it alive while the connect is held.
     drop(request);
-    let mut response = processed.response;
-    if let Some(connect) = processed.connect {
+    let (mut response, connect) = processed.into_response();
+    if let Some(connect) = connect {
         let (events, reply) = bayeux.complete(connect).await;
         response.set_connect(events, reply);
     }

@@ -34,24 +34,23 @@ step "cargo clippy (herald and herald-bench)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
-step "cargo build --release"
-cargo build --release --workspace
+step "cargo build --release (with the examples)"
+cargo build --release --workspace --examples
 
 step "npm ci (conformance/)"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 
-# Starts herald on a free loopback port with the settings the suites expect (plus any
-# extra flags); sets SERVER (its pid) and BAYEUX_URL.
+# Starts a server binary (with its arguments) in the background, its output in a log, and
+# waits until the log names its endpoint; sets SERVER (its pid) and BAYEUX_URL.
 SERVERS=()
 stop_servers() {
   for pid in "${SERVERS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 }
 trap stop_servers EXIT
-start_herald() {
+start_server() {
   local log
   log=$(mktemp)
-  target/release/herald --bind 127.0.0.1:0 --timeout 2000 --interval 0 --max-interval 2000 \
-    --log info "$@" >"$log" 2>&1 &
+  "$@" >"$log" 2>&1 &
   SERVER=$!
   SERVERS+=("$SERVER")
   BAYEUX_URL=""
@@ -61,11 +60,17 @@ start_herald() {
     sleep 0.1
   done
   if [ -z "$BAYEUX_URL" ]; then
-    echo "herald did not start:" >&2
+    echo "$1 did not start:" >&2
     cat "$log" >&2
     exit 1
   fi
   export BAYEUX_URL
+}
+
+# herald on a free loopback port with the settings the suites expect, plus any flags.
+start_herald() {
+  start_server target/release/herald --bind 127.0.0.1:0 --timeout 2000 --interval 0 \
+    --max-interval 2000 --log info "$@"
 }
 
 start_herald
@@ -86,6 +91,12 @@ start_herald --transports "$restricted_transports" --allowed-origins "$restricte
 step "conformance TR-1, TR-5 against a herald with transports turned off and an origin list"
 BAYEUX_TRANSPORTS=$restricted_transports BAYEUX_ALLOWED_ORIGINS=$restricted_origins \
   node --test --test-name-pattern='^TR-(1|5) ' conformance/suite/transports.test.mjs
+
+# examples/guarded_chat.rs: a security policy, an authorizer, an extension, a listener and a
+# server-side session, driven by the real clients.
+start_server target/release/examples/guarded_chat 127.0.0.1:0
+step "examples: guarded_chat with the real cometd and faye clients against $BAYEUX_URL"
+node --test --test-concurrency=1 conformance/examples/
 
 step "benchmark smoke: herald-bench runs every scenario against herald (no timings asserted)"
 HERALD_BIN=target/release/herald HERALD_BENCH_BIN=target/release/herald-bench bash benches/smoke.sh

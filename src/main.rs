@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgAction, Parser};
 use herald::{Config, ConnectionType, Herald};
 use tracing_subscriber::EnvFilter;
 
@@ -52,6 +52,16 @@ struct Args {
     /// Accept publishes without a clientId (as Faye does).
     #[arg(long, env = "HERALD_ANONYMOUS_PUBLISH")]
     anonymous_publish: bool,
+    /// The `ack` extension: reliable, ordered delivery for clients that ask (`--ack false`
+    /// turns it off).
+    #[arg(long, env = "HERALD_ACK", default_value_t = true, action = ArgAction::Set)]
+    ack: bool,
+    /// The `timesync` extension: clock offset and lag for clients that ask.
+    #[arg(long, env = "HERALD_TIMESYNC", default_value_t = true, action = ArgAction::Set)]
+    timesync: bool,
+    /// The `timestamp` extension: a `timestamp` on every message sent (`--timestamp true`).
+    #[arg(long, env = "HERALD_TIMESTAMP", default_value_t = false, action = ArgAction::Set)]
+    timestamp: bool,
     /// Log filter, e.g. `info` or `herald=debug`.
     #[arg(long, env = "HERALD_LOG", default_value = "info")]
     log: String,
@@ -72,6 +82,9 @@ async fn main() -> std::io::Result<()> {
         max_queue: args.max_queue,
         anonymous_publish: args.anonymous_publish,
         max_polls_per_browser: args.max_polls_per_browser,
+        ack: args.ack,
+        timesync: args.timesync,
+        timestamp: args.timestamp,
         ..Config::default()
     };
     if !args.transports.is_empty() {

@@ -27,23 +27,36 @@ impl Transport {
     }
 }
 
-/// `/meta/handshake`, offering both transports.
-pub fn handshake(id: u64) -> String {
+/// `/meta/handshake`, offering both transports. With `ack`, it asks for acknowledged
+/// delivery with `ext.ack: true`, as the CometD client's `AckExtension` does.
+pub fn handshake(id: u64, ack: bool) -> String {
+    let ext = if ack { r#","ext":{"ack":true}"# } else { "" };
     format!(
-        r#"[{{"channel":"/meta/handshake","version":"1.0","minimumVersion":"1.0","supportedConnectionTypes":["long-polling","websocket"],"id":"{id}"}}]"#
+        r#"[{{"channel":"/meta/handshake","version":"1.0","minimumVersion":"1.0","supportedConnectionTypes":["long-polling","websocket"],"id":"{id}"{ext}}}]"#
     )
 }
 
 /// `/meta/connect`. The first one after a handshake carries `advice.timeout: 0`, as the
-/// CometD client's does, so every server answers it at once.
-pub fn connect(client_id: &str, transport: Transport, id: u64, first: bool) -> String {
+/// CometD client's does, so every server answers it at once. `ack` is the last batch
+/// received, in a session the server granted acknowledged delivery (`ext.ack`).
+pub fn connect(
+    client_id: &str,
+    transport: Transport,
+    id: u64,
+    first: bool,
+    ack: Option<u64>,
+) -> String {
     let advice = if first {
         r#","advice":{"timeout":0}"#
     } else {
         ""
     };
+    let ext = match ack {
+        Some(batch) => format!(r#","ext":{{"ack":{batch}}}"#),
+        None => String::new(),
+    };
     format!(
-        r#"[{{"channel":"/meta/connect","clientId":"{client_id}","connectionType":"{}","id":"{id}"{advice}}}]"#,
+        r#"[{{"channel":"/meta/connect","clientId":"{client_id}","connectionType":"{}","id":"{id}"{advice}{ext}}}]"#,
         transport.as_str()
     )
 }
@@ -82,6 +95,27 @@ struct Advice<'a> {
     timeout: Option<u64>,
 }
 
+/// A reply's `ext.ack`, in the shapes the CometD client's `AckExtension` reads: `true` in a
+/// handshake reply (or, newer servers, `{"enabled": true, "batch": n}`), the batch number
+/// in a connect reply.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum Ack {
+    Flag(bool),
+    Batch(u64),
+    Object {
+        enabled: Option<bool>,
+        batch: Option<u64>,
+    },
+    /// Anything else, which the client ignores.
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct Ext {
+    ack: Option<Ack>,
+}
+
 #[derive(Deserialize)]
 struct Wire<'a> {
     #[serde(borrow)]
@@ -96,6 +130,7 @@ struct Wire<'a> {
     error: Option<String>,
     #[serde(rename = "supportedConnectionTypes")]
     supported: Option<Vec<String>>,
+    ext: Option<Ext>,
 }
 
 /// Which reply this is.
@@ -120,6 +155,54 @@ pub struct Reply {
     pub timeout_ms: Option<u64>,
     pub error: Option<String>,
     pub supported: Option<Vec<String>>,
+    /// `ext.ack`, when there is one.
+    pub ack: Option<Ack>,
+}
+
+/// The client side of acknowledged delivery, kept as the CometD client's `AckExtension`
+/// keeps it: whether the server granted it at the handshake, and the last batch number a
+/// connect reply carried (the number the next connect acknowledges).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AckState {
+    granted: bool,
+    batch: u64,
+}
+
+impl AckState {
+    /// A handshake reply starts a new session: granted only by `ext.ack: true` (or
+    /// `{"enabled": true}`), from batch 0 unless the server names another.
+    pub fn handshake(&mut self, r: &Reply) {
+        *self = AckState::default();
+        match r.ack {
+            Some(Ack::Flag(granted)) => self.granted = granted,
+            Some(Ack::Object { enabled, batch }) => {
+                self.granted = enabled == Some(true);
+                self.batch = batch.unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+
+    /// A connect reply: a successful one's batch number, if it has one, is the new last
+    /// batch. Says whether it had one.
+    pub fn connect(&mut self, r: &Reply) -> bool {
+        match r.ack {
+            Some(Ack::Batch(batch)) if self.granted && r.successful => {
+                self.batch = batch;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn granted(&self) -> bool {
+        self.granted
+    }
+
+    /// The next connect's `ext.ack`: `None` when the session has no acknowledged delivery.
+    pub fn outgoing(&self) -> Option<u64> {
+        self.granted.then_some(self.batch)
+    }
 }
 
 /// One response (an HTTP body or a WebSocket frame), read.
@@ -185,6 +268,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed> {
             timeout_ms,
             error: w.error,
             supported: w.supported,
+            ack: w.ext.and_then(|e| e.ack),
         });
     }
     Ok(out)
@@ -215,11 +299,46 @@ mod tests {
     }
 
     #[test]
+    fn follows_the_ack_extension() {
+        let reply = |body: &str| parse(body.as_bytes()).unwrap().replies.remove(0);
+        let mut ack = AckState::default();
+        ack.handshake(&reply(
+            r#"[{"channel":"/meta/handshake","successful":true}]"#,
+        ));
+        assert_eq!(ack.outgoing(), None);
+        ack.handshake(&reply(
+            r#"[{"channel":"/meta/handshake","successful":true,"ext":{"ack":true}}]"#,
+        ));
+        assert_eq!(ack.outgoing(), Some(0));
+        let connect = r#"[{"channel":"/meta/connect","successful":true,"ext":{"ack":5}}]"#;
+        assert!(ack.connect(&reply(connect)));
+        assert_eq!(ack.outgoing(), Some(5));
+        // No number, or an unsuccessful reply: the batch stays.
+        assert!(!ack.connect(&reply(
+            r#"[{"channel":"/meta/connect","successful":true,"ext":{"ack":"x"}}]"#
+        )));
+        assert!(!ack.connect(&reply(
+            r#"[{"channel":"/meta/connect","successful":false,"ext":{"ack":9}}]"#
+        )));
+        assert_eq!(ack.outgoing(), Some(5));
+        ack.handshake(&reply(
+            r#"[{"channel":"/meta/handshake","successful":true,"ext":{"ack":{"enabled":true,"batch":3}}}]"#,
+        ));
+        assert_eq!(ack.outgoing(), Some(3));
+        ack.handshake(&reply(
+            r#"[{"channel":"/meta/handshake","successful":true,"ext":{"ack":false}}]"#,
+        ));
+        assert!(!ack.granted());
+        assert!(!ack.connect(&reply(connect)));
+    }
+
+    #[test]
     fn builds_json() {
         for s in [
-            handshake(1),
-            connect("abc", Transport::WebSocket, 2, true),
-            connect("abc", Transport::LongPolling, 3, false),
+            handshake(1, false),
+            handshake(1, true),
+            connect("abc", Transport::WebSocket, 2, true, None),
+            connect("abc", Transport::LongPolling, 3, false, Some(7)),
             subscribe("abc", "/x/y", 4),
             publish("abc", "/x/y", 5, &stamp(1, 2, 3, 4, "")),
         ] {

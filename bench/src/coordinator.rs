@@ -83,6 +83,9 @@ pub struct RunSpec {
     pub payload: usize,
     pub pub_conns: usize,
     pub setup_concurrency: usize,
+    /// Clients ask for acknowledged delivery (the `ack` extension, as CometD's
+    /// `AckExtension` does): what reliable delivery costs the server.
+    pub ack: bool,
     pub deadline: Duration,
     /// Workers use 127.0.0.(2 + (src_offset + i) mod 250).
     pub src_offset: usize,
@@ -190,6 +193,8 @@ pub struct MaxRateReport {
 pub struct RunReport {
     pub scenario: Scenario,
     pub transport: Transport,
+    /// Whether the clients asked for acknowledged delivery.
+    pub ack: bool,
     pub url: String,
     pub clients: usize,
     pub room_size: usize,
@@ -366,6 +371,7 @@ async fn run_inner(spec: &RunSpec) -> Result<RunReport> {
             pub_conns: spec.pub_conns,
             payload: spec.payload,
             setup_concurrency: spec.setup_concurrency,
+            ack: spec.ack,
             deadline_ms: spec.deadline.as_millis() as u64 + 5_000,
         })
         .collect();
@@ -541,6 +547,7 @@ async fn run_inner(spec: &RunSpec) -> Result<RunReport> {
     Ok(RunReport {
         scenario: spec.scenario,
         transport: spec.transport,
+        ack: spec.ack,
         url: spec.url.clone(),
         clients: spec.clients,
         room_size: spec.room_size,
@@ -623,6 +630,8 @@ async fn phase(
             merged.rehandshakes += c.rehandshakes;
             merged.connects += c.connects;
             merged.other_events += c.other_events;
+            merged.ack_batches += c.ack_batches;
+            merged.ack_refused += c.ack_refused;
             if merged.first_error.is_none() {
                 merged.first_error = c.first_error;
             }

@@ -115,6 +115,10 @@ struct RunArgs {
     /// Clients setting up at once, per worker.
     #[arg(long, default_value_t = 50)]
     setup_concurrency: usize,
+    /// Clients ask for acknowledged delivery, as the CometD client's AckExtension does:
+    /// `ext.ack` in the handshake, the last batch received in every /meta/connect.
+    #[arg(long)]
+    ack: bool,
     /// Hard deadline of the whole run in seconds (default: from the scenario's size).
     #[arg(long)]
     deadline: Option<f64>,
@@ -139,8 +143,8 @@ struct RunArgs {
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     json: bool,
-    /// Exit with status 2 when a message was lost, a client failed to set up, or nothing
-    /// was delivered.
+    /// Exit with status 2 when a message was lost, a client failed to set up, nothing was
+    /// delivered, or (with --ack) the server did not grant acknowledged delivery.
     #[arg(long)]
     strict: bool,
 }
@@ -197,6 +201,7 @@ impl RunArgs {
             payload: self.payload.min(64 * 1024),
             pub_conns: self.pub_conns.clamp(1, 64),
             setup_concurrency: self.setup_concurrency.max(1),
+            ack: self.ack,
             deadline: Duration::ZERO,
             src_offset: self.src_offset,
             max_rate: MaxRateSpec {
@@ -253,10 +258,11 @@ fn run() -> Result<()> {
     }
     if args.strict {
         let delivered: u64 = report.phases.iter().map(|p| p.received).sum();
-        if report.lost > 0 || report.setup.failed > 0 || delivered == 0 {
+        let refused = report.counters.ack_refused;
+        if report.lost > 0 || report.setup.failed > 0 || delivered == 0 || refused > 0 {
             eprintln!(
-                "herald-bench: strict check failed: lost {}, setup failures {}, delivered {}",
-                report.lost, report.setup.failed, delivered
+                "herald-bench: strict check failed: lost {}, setup failures {}, delivered {}, acks refused {}",
+                report.lost, report.setup.failed, delivered, refused
             );
             std::process::exit(2);
         }

@@ -14,9 +14,14 @@ pub fn summary(r: &RunReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "herald-bench {} over {} against {}",
+        "herald-bench {} over {}{} against {}",
         r.scenario.name(),
         r.transport.as_str(),
+        if r.ack {
+            " with acknowledged delivery (ext.ack)"
+        } else {
+            ""
+        },
         r.url
     );
     let shape = match r.scenario {
@@ -102,6 +107,13 @@ pub fn summary(r: &RunReport) -> String {
         r.counters.rehandshakes,
         r.counters.connects
     );
+    if r.ack {
+        let _ = writeln!(
+            s,
+            "  ack: {} connect replies carried a batch number; {} handshakes did not grant acknowledged delivery",
+            r.counters.ack_batches, r.counters.ack_refused
+        );
+    }
     if let Some(e) = &r.counters.first_error {
         let _ = writeln!(s, "  first error: {e}");
     }

@@ -50,6 +50,10 @@ pub struct SuiteArgs {
     /// Where faye.mjs and cometd.mjs are (their node_modules beside, in benches/).
     #[arg(long, default_value = "benches/peers")]
     peers: PathBuf,
+    /// Clients ask every server for acknowledged delivery (the `ack` extension); sessions a
+    /// server did not grant it count in the errors row.
+    #[arg(long)]
+    ack: bool,
     /// The /meta/connect hold time given to every server, ms.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
@@ -230,6 +234,7 @@ fn spec(
         payload: 50,
         pub_conns: 4,
         setup_concurrency: 50,
+        ack: args.ack,
         deadline: Duration::ZERO,
         src_offset: (k * 7) % 250,
         max_rate: MaxRateSpec {
@@ -341,7 +346,12 @@ async fn offered(url: &str) -> Result<Vec<String>> {
     let target = Target::parse(url)?;
     let mut conn = HttpConn::open(&target, std::net::Ipv4Addr::LOCALHOST).await?;
     let reply = conn
-        .post(&target, bayeux::handshake(1), None, Duration::from_secs(10))
+        .post(
+            &target,
+            bayeux::handshake(1, false),
+            None,
+            Duration::from_secs(10),
+        )
         .await?;
     let p = bayeux::parse(&reply.body)?;
     Ok(p.reply(bayeux::ReplyKind::Handshake)
@@ -437,11 +447,12 @@ async fn run(args: SuiteArgs) -> Result<()> {
     let mut port_k = 0usize;
     let mut k = 0usize;
     eprintln!(
-        "herald-bench suite: {} case(s) × {} server(s) × {} transport(s); connect timeout {} ms for every server; {} cores shared by servers and load generator",
+        "herald-bench suite: {} case(s) × {} server(s) × {} transport(s); connect timeout {} ms for every server{}; {} cores shared by servers and load generator",
         cases.len(),
         servers.len(),
         transports.len(),
         args.timeout_ms,
+        if args.ack { "; acknowledged delivery (ext.ack)" } else { "" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     for case in &cases {
@@ -527,6 +538,9 @@ fn brief(o: &Outcome) -> String {
                 "lost {}, setup failures {}, errors {}",
                 r.lost, r.setup.failed, r.counters.errors
             );
+            if r.ack {
+                let _ = write!(s, ", acks refused {}", r.counters.ack_refused);
+            }
             s
         }
         (None, Some(e)) => e.clone(),
@@ -629,7 +643,10 @@ fn metrics(s: Scenario) -> Vec<Metric> {
     });
     m.push(Metric {
         name: "errors / re-handshakes",
-        get: |r| Some((r.counters.errors + r.counters.rehandshakes + r.setup.failed as u64) as f64),
+        get: |r| {
+            let c = &r.counters;
+            Some((c.errors + c.rehandshakes + c.ack_refused + r.setup.failed as u64) as f64)
+        },
         decimals: 0,
     });
     m

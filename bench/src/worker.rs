@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::bayeux::{self, Parsed, ReplyKind, Transport};
+use crate::bayeux::{self, AckState, Parsed, ReplyKind, Transport};
 use crate::http::HttpConn;
 use crate::stats::{self, Seen, MAX_SEQ};
 use crate::target::{tcp_connect, Target};
@@ -66,6 +66,8 @@ pub struct WorkerPlan {
     pub payload: usize,
     /// Clients setting up at the same time.
     pub setup_concurrency: usize,
+    /// Clients ask for acknowledged delivery (the `ack` extension).
+    pub ack: bool,
     /// The worker exits by itself after this long, whatever happens.
     pub deadline_ms: u64,
 }
@@ -105,6 +107,11 @@ pub struct Counters {
     pub connects: u64,
     /// Events whose data was not a benchmark stamp.
     pub other_events: u64,
+    /// With `ack`: connect replies that carried a batch number (acknowledged delivery at work).
+    pub ack_batches: u64,
+    /// With `ack`: handshakes the server answered without granting acknowledged delivery
+    /// (those sessions go on without it, as the CometD client's do).
+    pub ack_refused: u64,
     pub first_error: Option<String>,
 }
 
@@ -188,6 +195,8 @@ struct AtomicCounters {
     rehandshakes: AtomicU64,
     connects: AtomicU64,
     other_events: AtomicU64,
+    ack_batches: AtomicU64,
+    ack_refused: AtomicU64,
 }
 
 struct Shared {
@@ -246,12 +255,36 @@ impl Shared {
             rehandshakes: c.rehandshakes.load(Ordering::Relaxed),
             connects: c.connects.load(Ordering::Relaxed),
             other_events: c.other_events.load(Ordering::Relaxed),
+            ack_batches: c.ack_batches.load(Ordering::Relaxed),
+            ack_refused: c.ack_refused.load(Ordering::Relaxed),
             first_error: self.first_error.lock().unwrap().clone(),
         }
     }
 
     fn slot(&self, receiver: usize, publisher: u64) -> Option<usize> {
         slot(&self.plan, receiver, publisher)
+    }
+
+    /// Takes in a response: the ack extension reads its replies (as the CometD client's
+    /// `AckExtension` reads every incoming message), then the deliveries are recorded.
+    fn take_in(&self, local: Option<usize>, ident: &Ident, parsed: &Parsed) {
+        if self.plan.ack {
+            let mut ack = ident.ack.lock().unwrap();
+            for r in &parsed.replies {
+                let counter = match r.kind {
+                    ReplyKind::Handshake => {
+                        ack.handshake(r);
+                        (!ack.granted()).then_some(&self.counters.ack_refused)
+                    }
+                    ReplyKind::Connect => ack.connect(r).then_some(&self.counters.ack_batches),
+                    _ => None,
+                };
+                if let Some(c) = counter {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.record(local, parsed);
     }
 
     /// Records what a receiver got.
@@ -574,6 +607,7 @@ struct Ident {
     client_id: Mutex<String>,
     cookie: Mutex<Option<String>>,
     next_id: AtomicU64,
+    ack: Mutex<AckState>,
 }
 
 impl Ident {
@@ -585,6 +619,10 @@ impl Ident {
     }
     fn cookie(&self) -> Option<String> {
         self.cookie.lock().unwrap().clone()
+    }
+    /// The next connect's `ext.ack`.
+    fn ack(&self) -> Option<u64> {
+        self.ack.lock().unwrap().outgoing()
     }
     fn take_cookie(&self, set: Option<String>) {
         if let Some(s) = set {
@@ -615,7 +653,7 @@ async fn lp_post(
         .await?;
     ident.take_cookie(reply.set_cookie);
     let parsed = bayeux::parse(&reply.body)?;
-    sh.record(local, &parsed);
+    sh.take_in(local, ident, &parsed);
     Ok(parsed)
 }
 
@@ -626,7 +664,7 @@ async fn http_handshake(sh: &Shared, conn: &mut HttpConn, ident: &Ident) -> Resu
         conn,
         ident,
         None,
-        bayeux::handshake(ident.id()),
+        bayeux::handshake(ident.id(), sh.plan.ack),
         REQUEST_LIMIT,
     )
     .await?;
@@ -662,7 +700,7 @@ async fn lp_session(
         conn,
         ident,
         spec.local,
-        bayeux::connect(&cid, Transport::LongPolling, ident.id(), true),
+        bayeux::connect(&cid, Transport::LongPolling, ident.id(), true, ident.ack()),
         REQUEST_LIMIT,
     )
     .await?;
@@ -754,6 +792,7 @@ async fn lp_client(sh: Arc<Shared>, spec: Spec) {
             Transport::LongPolling,
             ident.id(),
             false,
+            ident.ack(),
         );
         let res = tokio::select! {
             _ = stop.changed() => return,
@@ -980,6 +1019,7 @@ async fn ws_session(sh: &Shared, spec: &Spec, ident: &Ident) -> Result<(Ws, Opti
         Transport::WebSocket,
         ident.id(),
         true,
+        ident.ack(),
     )))
     .await?;
     if let Some(ch) = &spec.subscribe {
@@ -1001,7 +1041,7 @@ async fn ws_wait_ready(sh: &Shared, spec: &Spec, ident: &Ident, ws: &mut Ws) -> 
         loop {
             let frame = ws.next().await.context("socket closed")??;
             let Some(p) = ws_parse(&frame)? else { continue };
-            sh.record(spec.local, &p);
+            sh.take_in(spec.local, ident, &p);
             for r in &p.replies {
                 if r.kind == ReplyKind::Connect && r.successful {
                     let next = bayeux::connect(
@@ -1009,6 +1049,7 @@ async fn ws_wait_ready(sh: &Shared, spec: &Spec, ident: &Ident, ws: &mut Ws) -> 
                         Transport::WebSocket,
                         ident.id(),
                         false,
+                        ident.ack(),
                     );
                     ws.send(Message::text(next)).await?;
                 }
@@ -1112,7 +1153,7 @@ async fn ws_client(sh: Arc<Shared>, spec: Spec) {
                 match res {
                     Ok(None) => {}
                     Ok(Some(p)) => {
-                        sh.record(spec.local, &p);
+                        sh.take_in(spec.local, &ident, &p);
                         for r in &p.replies {
                             match r.kind {
                                 ReplyKind::Connect => {
@@ -1123,7 +1164,7 @@ async fn ws_client(sh: Arc<Shared>, spec: Spec) {
                                         if !r.successful {
                                             sh.failure("connect", r.error.as_deref());
                                         }
-                                        let next = bayeux::connect(&ident.client_id(), Transport::WebSocket, ident.id(), false);
+                                        let next = bayeux::connect(&ident.client_id(), Transport::WebSocket, ident.id(), false, ident.ack());
                                         connect_sent = Instant::now();
                                         if let Err(e) = ws.send(Message::text(next)).await {
                                             broken = Some(e.into());
@@ -1195,6 +1236,7 @@ mod tests {
             pub_conns: 1,
             payload: 0,
             setup_concurrency: 1,
+            ack: false,
             deadline_ms: 1000,
         }
     }

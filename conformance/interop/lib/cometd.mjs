@@ -10,7 +10,7 @@ import { adapt } from 'cometd-nodejs-client';
 import { CometD } from 'cometd';
 import { describeFrames, installSocketRecorder, isOpen, sockets } from './cometd-sockets.mjs';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
-import { Peer } from './peer.mjs';
+import { Peer, Refused } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 adapt();
@@ -73,8 +73,14 @@ export class CometdPeer extends Peer {
 
   /**
    * `transport`: see TRANSPORTS. `url`: the endpoint (a proxy in front of the server, say).
+   * `extensions`: the client's own extensions to register, by name (e.g. `{ ack: new
+   * AckExtension() }`). `config`: more of the client's settings (e.g. `{ maxBackoff: 500 }`).
+   * `handshakeProps`: fields added to the handshake (e.g. `{ ext: { token } }`).
    */
-  constructor(name = `cometd-${++counter}`, { url = BAYEUX_URL, transport = 'websocket' } = {}) {
+  constructor(
+    name = `cometd-${++counter}`,
+    { url = BAYEUX_URL, transport = 'websocket', extensions = {}, config = {}, handshakeProps = {} } = {},
+  ) {
     const registered = TRANSPORTS[transport];
     if (!registered) throw new Error(`CometdPeer: unknown transport ${JSON.stringify(transport)}`);
     if (transport === 'callback-polling' && !globalThis.window?.document) {
@@ -87,7 +93,9 @@ export class CometdPeer extends Peer {
     for (const type of client.getTransportTypes()) {
       if (!registered.includes(type)) client.unregisterTransport(type);
     }
-    client.configure({ url, logLevel: DEBUG ? 'debug' : 'warn' });
+    client.configure({ url, logLevel: DEBUG ? 'debug' : 'warn', ...config });
+    for (const [extensionName, extension] of Object.entries(extensions)) client.registerExtension(extensionName, extension);
+    this.handshakeProps = handshakeProps;
     client.registerExtension('interop-recorder', {
       incoming: (m) => {
         this.recordIncoming(m, ownRealm);
@@ -151,9 +159,9 @@ export class CometdPeer extends Peer {
   async connect() {
     const reply = await withTimeout(
       new Promise((resolve, reject) => {
-        this.client.handshake((m) => {
+        this.client.handshake(this.handshakeProps, (m) => {
           if (m.successful) resolve(m);
-          else reject(new Error(`${this.name}: handshake failed: ${describe(m)}`));
+          else reject(new Refused(`${this.name}: handshake failed: ${describe(m)}`, m));
         });
       }),
       `${this.name}: /meta/handshake reply`,
@@ -186,7 +194,7 @@ export class CometdPeer extends Peer {
           (m) => messages.push({ channel: m.channel, data: ownRealm(m.data) }),
           (reply) => {
             if (reply.successful) resolve(reply);
-            else reject(new Error(`${this.name}: subscribe to ${channel} failed: ${describe(reply)}`));
+            else reject(new Refused(`${this.name}: subscribe to ${channel} failed: ${describe(reply)}`, reply));
           },
         );
       }),
@@ -217,7 +225,7 @@ export class CometdPeer extends Peer {
     return new Promise((resolve, reject) => {
       this.client.publish(channel, data, (reply) => {
         if (reply.successful) resolve(reply);
-        else reject(new Error(`${this.name}: publish to ${channel} failed: ${describe(reply)}`));
+        else reject(new Refused(`${this.name}: publish to ${channel} failed: ${describe(reply)}`, reply));
       });
     });
   }

@@ -9,7 +9,7 @@
 
 import faye from 'faye';
 import { BAYEUX_URL, DEBUG, WAIT_MS } from './env.mjs';
-import { Peer } from './peer.mjs';
+import { Peer, Refused } from './peer.mjs';
 import { Recorder, withTimeout } from './wait.mjs';
 
 /** Errors and warnings Faye logged (its logger is process-wide, not per client). */
@@ -55,7 +55,10 @@ export class FayePeer extends Peer {
    * (a proxy in front of the server, say). `clientOptions`: options for `new Faye.Client`
    * (e.g. `{ retry: 1 }`, seconds before a failed request is sent again; Faye's default 5).
    */
-  constructor(name = `faye-${++counter}`, { url = BAYEUX_URL, transport = 'websocket', clientOptions = {} } = {}) {
+  constructor(
+    name = `faye-${++counter}`,
+    { url = BAYEUX_URL, transport = 'websocket', clientOptions = {}, handshakeExt = null } = {},
+  ) {
     if (!TRANSPORTS.includes(transport)) throw new Error(`FayePeer: unknown transport ${JSON.stringify(transport)}`);
     super(name, { url, transport });
 
@@ -68,6 +71,7 @@ export class FayePeer extends Peer {
         callback(m);
       },
       outgoing: (m, callback) => {
+        if (handshakeExt && m.channel === '/meta/handshake') m.ext = { ...m.ext, ...handshakeExt };
         this.outgoing.push(m);
         callback(m);
       },
@@ -146,7 +150,7 @@ export class FayePeer extends Peer {
       this.client.unbind('transport:down', onDown);
     }
     if (!hs.successful) {
-      throw new Error(`${this.name}: handshake failed: ${JSON.stringify(hs)}`);
+      throw new Refused(`${this.name}: handshake failed: ${JSON.stringify(hs)}`, hs);
     }
     await withTimeout(connected, `${this.name}: connect callback after the handshake`);
     await withTimeout(this.transportUp, `${this.name}: 'transport:up' event`);
@@ -180,7 +184,9 @@ export class FayePeer extends Peer {
     sub.withChannel((ch, data) => messages.push({ channel: ch, data }));
     await withTimeout(
       new Promise((resolve, reject) =>
-        sub.then(resolve, (err) => reject(new Error(`${this.name}: subscribe to ${channel} failed: ${fayeError(err)}`))),
+        sub.then(resolve, (err) =>
+          reject(new Refused(`${this.name}: subscribe to ${channel} failed: ${fayeError(err)}`, { error: fayeError(err) })),
+        ),
       ),
       `${this.name}: /meta/subscribe reply for ${channel}`,
     );
@@ -208,7 +214,9 @@ export class FayePeer extends Peer {
   publishUnbounded(channel, data) {
     const publication = this.client.publish(channel, data);
     return new Promise((resolve, reject) =>
-      publication.then(resolve, (err) => reject(new Error(`${this.name}: publish to ${channel} failed: ${fayeError(err)}`))),
+      publication.then(resolve, (err) =>
+        reject(new Refused(`${this.name}: publish to ${channel} failed: ${fayeError(err)}`, { error: fayeError(err) })),
+      ),
     );
   }
 
@@ -250,5 +258,8 @@ export class FayePeer extends Peer {
     }
     dispatcher._envelopes.clear();
     dispatcher.close();
+    // A handshake that never succeeded leaves the WebSocket Faye opened to test the
+    // transport, which the dispatcher does not know as its own.
+    for (const socket of dispatcher.transports.websocket?.values() ?? []) socket.close();
   }
 }

@@ -4,6 +4,17 @@
 
 import { Recorder } from './wait.mjs';
 
+/**
+ * A handshake, subscribe or publish the server refused: `reply` is the server's reply, or
+ * for what the Faye client reports, `{ error }` rebuilt from its parsed error.
+ */
+export class Refused extends Error {
+  constructor(text, reply) {
+    super(text);
+    this.reply = reply;
+  }
+}
+
 export class Peer {
   /** Every message the server sent to this client, after JSON parsing (incoming extension). */
   incoming;

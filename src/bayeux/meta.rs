@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::{millis, settle, Bayeux, Connection, Inbound};
+use super::lifecycle::settle;
+use super::{millis, Bayeux, Connection, Inbound};
 use crate::cluster::Interest;
 use crate::extension::Incoming;
 use crate::protocol::{Advice, BayeuxError, Body, ChannelKind, Message, Meta, Reconnect, Reply};

@@ -11,6 +11,7 @@
 
 mod browsers;
 mod connect;
+mod lifecycle;
 mod meta;
 mod outbound;
 mod publish;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{Cluster, ClusterError, Inbox, Interest};
+use crate::cluster::Cluster;
 use crate::config::{Config, ConnectionType};
 use crate::extension::{Extensions, Incoming};
 use crate::hub::Hub;
@@ -35,7 +36,7 @@ use crate::protocol::{
 use crate::request::RequestInfo;
 use crate::security::{Authorizer, Authorizers, SecurityPolicy};
 use crate::service::Services;
-use crate::session::{EndReason, ServerSession, Session};
+use crate::session::ServerSession;
 
 use browsers::Browsers;
 pub use browsers::BROWSER_COOKIE;
@@ -156,26 +157,6 @@ impl Bayeux {
         }
     }
 
-    /// Starts what runs beside requests: the sweeper, and this node's inbox from the
-    /// cluster. Must be called inside a Tokio runtime.
-    pub(crate) fn start(self: &Arc<Self>) {
-        tokio::spawn(Arc::clone(self).run_sweeper());
-        if let Some(cluster) = &self.cluster {
-            let (inbox, mut receiver) = Inbox::new();
-            let joined = cluster.join(inbox);
-            let core = Arc::clone(self);
-            tokio::spawn(async move {
-                if let Err(error) = joined.await {
-                    tracing::error!(%error, "cannot join the cluster");
-                    return;
-                }
-                while let Some(event) = receiver.recv().await {
-                    core.deliver_local(&event);
-                }
-            });
-        }
-    }
-
     /// The settings the server runs with.
     pub fn config(&self) -> &Config {
         &self.config
@@ -193,35 +174,6 @@ impl Bayeux {
 
     fn offers_name(&self, connection_type: &str) -> bool {
         self.connection_types.contains(&connection_type)
-    }
-
-    /// Starts shutting down: held connects answer (CN-8), streams and the sweeper stop.
-    pub fn shutdown(&self) {
-        self.shutdown.cancel();
-    }
-
-    /// Resolves once shutdown has started.
-    pub async fn shutting_down(&self) {
-        self.shutdown.cancelled().await;
-    }
-
-    /// Ends expired sessions every `sweep_period` until shutdown (SES-2).
-    async fn run_sweeper(self: Arc<Self>) {
-        let idle = self.config.interval + self.config.max_interval;
-        let mut ticks = tokio::time::interval(self.config.sweep_period);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = self.shutdown.cancelled() => return,
-            }
-            let expired = self.hub.expired(idle);
-            for session in &expired {
-                self.end_session(session, EndReason::Expired);
-            }
-            if !expired.is_empty() {
-                tracing::debug!(expired = expired.len(), "swept expired sessions");
-            }
-        }
     }
 
     fn advice(&self, reconnect: Reconnect) -> Advice {
@@ -380,43 +332,4 @@ impl Bayeux {
         session.0.touch();
         Ok(session.clone())
     }
-
-    /// Ends a session for `reason`: its held connect wakes, its subscriptions go, and the
-    /// listeners and the cluster hear of it. The one way a session ends.
-    pub(crate) fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
-        let ended = session.end(reason);
-        let handle = ServerSession(Arc::clone(session));
-        if ended {
-            for listener in &self.hooks.listeners {
-                listener.session_removed(&handle, reason);
-            }
-        }
-        let mut interest = Vec::new();
-        let removed = self.hub.remove(session, |pattern| {
-            if let Some(cluster) = &self.cluster {
-                interest.push(cluster.interest(Interest::Removed(pattern.clone())));
-            }
-        });
-        for pattern in &removed {
-            for listener in &self.hooks.listeners {
-                listener.unsubscribed(&handle, pattern);
-            }
-        }
-        settle(interest);
-    }
-}
-
-/// Lets cluster calls finish in the background, logging failures: used where nobody waits
-/// for an answer (a session ending, a server-side publish).
-fn settle(pending: Vec<BoxFuture<'static, Result<(), ClusterError>>>) {
-    if pending.is_empty() {
-        return;
-    }
-    tokio::spawn(async move {
-        for call in pending {
-            if let Err(error) = call.await {
-                tracing::warn!(%error, "cluster call failed");
-            }
-        }
-    });
 }

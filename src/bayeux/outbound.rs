@@ -1,4 +1,4 @@
-//! The one door out of a session (OUT-1): a held connect's reply, a WebSocket's pushes, an
+//! The one door out of a session (EXT-3): a held connect's reply, a WebSocket's pushes, an
 //! EventSource's events and a server-side session's messages all take from the session's
 //! queue through [`Bayeux::take`], where per-recipient work runs (the extensions' deliver
 //! hooks; acknowledged batches are closed by the queue itself). Transports hold a

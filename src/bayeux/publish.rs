@@ -82,7 +82,7 @@ impl Bayeux {
             .filter(|name| name.kind() == ChannelKind::Broadcast)
             .ok_or_else(|| BayeuxError::InvalidChannel(channel.to_owned()))?;
         let (reached, forwarding) = self.broadcast(Event::new(name, data.to_owned()), None)?;
-        super::settle(forwarding.into_iter().collect());
+        super::lifecycle::settle(forwarding.into_iter().collect());
         Ok(reached)
     }
 

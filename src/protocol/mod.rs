@@ -7,6 +7,7 @@
 pub mod channel;
 pub mod error;
 pub mod event;
+pub mod id;
 pub mod message;
 pub mod reply;
 pub mod response;
@@ -14,9 +15,9 @@ pub mod response;
 pub use channel::{ChannelKind, ChannelName, ChannelPattern, Wildcard};
 pub use error::BayeuxError;
 pub use event::{Event, FrozenEvent};
+pub use id::MessageId;
 pub use message::{
-    parse_batch, Body, Channel, ClientAdvice, Ext, Malformed, MalformedBatch, Message, MessageId,
-    Subscription,
+    parse_batch, Body, Channel, ClientAdvice, Ext, Malformed, MalformedBatch, Message, Subscription,
 };
 pub use reply::{Advice, Reconnect, Reply};
 pub use response::{events_json, Response};

@@ -11,7 +11,8 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::error::BayeuxError;
-use super::message::{Channel, Ext, MessageId};
+use super::id::MessageId;
+use super::message::{Channel, Ext};
 use super::Meta;
 
 /// What the client should do next (ADV-1).

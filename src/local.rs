@@ -105,7 +105,11 @@ impl LocalSession {
     /// ended or the server is shutting down.
     pub async fn recv(&mut self) -> Option<FrozenEvent> {
         if self.received.is_empty() {
-            self.received.extend(self.stream.next().await?);
+            let events = tokio::select! {
+                events = self.stream.next() => events?,
+                _ = self.core.shutting_down() => return None,
+            };
+            self.received.extend(events);
         }
         self.received.pop_front()
     }

@@ -90,7 +90,12 @@ pub(super) fn settle(pending: Vec<BoxFuture<'static, Result<(), ClusterError>>>)
     if pending.is_empty() {
         return;
     }
-    tokio::spawn(async move {
+    // A session can end outside the runtime (a server-side session dropped after it
+    // stopped): its calls were made, their answers have nobody left to wait for them.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
         for call in pending {
             if let Err(error) = call.await {
                 tracing::warn!(%error, "cluster call failed");

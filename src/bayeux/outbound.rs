@@ -62,15 +62,12 @@ impl PushStream {
     }
 
     /// The next messages, everything queued at once, in order; `None` once the stream must
-    /// stop: a newer stream or a poll took over, the session ended, or the server is
-    /// shutting down. Cancel-safe: nothing is taken until it returns.
+    /// stop: a newer stream or a poll took over, or the session ended. Cancel-safe: nothing
+    /// is taken until it returns. (Shutdown is the transport's to watch, once per
+    /// connection rather than once per push.)
     pub async fn next(&mut self) -> Option<Vec<FrozenEvent>> {
         loop {
-            let wake = tokio::select! {
-                wake = self.session.wait_stream(self.ticket) => wake,
-                _ = self.core.shutting_down() => return None,
-            };
-            if wake != Wake::Messages {
+            if self.session.wait_stream(self.ticket).await != Wake::Messages {
                 return None;
             }
             let taken = self.core.take(&self.session, Claim::Stream(self.ticket));

@@ -197,7 +197,10 @@ impl Session {
         if !inner.state.is_live() {
             return Delivery::Queued;
         }
-        if !inner.queue.push(event, self.max_queue) {
+        if !inner
+            .queue
+            .push(event, self.max_queue, self.is_acknowledged_delivery())
+        {
             return Delivery::Overflow;
         }
         let waiting = inner.holder.is_some() || inner.stream.is_some();

@@ -15,8 +15,11 @@ const UNSENT: u64 = 0;
 
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
-    /// Events in publish order, each with the batch it was sent in ([`UNSENT`] until then).
-    entries: VecDeque<(u64, FrozenEvent)>,
+    /// Events in publish order.
+    events: VecDeque<FrozenEvent>,
+    /// In acknowledged delivery, the batch each event was sent in ([`UNSENT`] until then),
+    /// one per event; empty otherwise, so plain delivery pays nothing for it.
+    sent: VecDeque<u64>,
     /// The last batch number given out; the first batch is 1.
     batch: u64,
 }
@@ -33,34 +36,39 @@ pub struct Taken {
 impl Queue {
     /// Adds an event; `false` when the queue already holds `max` (the caller ends the
     /// session).
-    pub(crate) fn push(&mut self, event: FrozenEvent, max: usize) -> bool {
-        if self.entries.len() >= max {
+    pub(crate) fn push(&mut self, event: FrozenEvent, max: usize, acknowledged: bool) -> bool {
+        if self.events.len() >= max {
             return false;
         }
-        self.entries.push_back((UNSENT, event));
+        self.events.push_back(event);
+        if acknowledged {
+            self.sent.push_back(UNSENT);
+        }
         true
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.events.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.events.len()
     }
 
     pub(crate) fn clear(&mut self) {
-        self.entries.clear();
+        self.events.clear();
+        self.sent.clear();
     }
 
     /// Drops every event sent in a batch up to `batch`.
     pub(crate) fn acknowledge(&mut self, batch: u64) {
         while self
-            .entries
+            .sent
             .front()
-            .is_some_and(|(sent, _)| *sent != UNSENT && *sent <= batch)
+            .is_some_and(|sent| *sent != UNSENT && *sent <= batch)
         {
-            self.entries.pop_front();
+            self.sent.pop_front();
+            self.events.pop_front();
         }
     }
 
@@ -68,26 +76,19 @@ impl Queue {
     /// not yet acknowledged, as a newly closed batch.
     pub(crate) fn take(&mut self, acknowledged: bool) -> Taken {
         if !acknowledged {
+            // The queue's buffer becomes the delivery's: no copy.
             return Taken {
-                events: self.entries.drain(..).map(|(_, event)| event).collect(),
+                events: Vec::from(std::mem::take(&mut self.events)),
                 batch: None,
             };
         }
         self.batch += 1;
-        let batch = self.batch;
-        let events = self
-            .entries
-            .iter_mut()
-            .map(|(sent, event)| {
-                if *sent == UNSENT {
-                    *sent = batch;
-                }
-                event.clone()
-            })
-            .collect();
+        for sent in self.sent.iter_mut().filter(|sent| **sent == UNSENT) {
+            *sent = self.batch;
+        }
         Taken {
-            events,
-            batch: Some(batch),
+            events: self.events.iter().cloned().collect(),
+            batch: Some(self.batch),
         }
     }
 }
@@ -112,8 +113,8 @@ mod tests {
     #[test]
     fn plain_delivery_takes_everything_once() {
         let mut queue = Queue::default();
-        assert!(queue.push(event(1), 2) && queue.push(event(2), 2));
-        assert!(!queue.push(event(3), 2), "bounded");
+        assert!(queue.push(event(1), 2, false) && queue.push(event(2), 2, false));
+        assert!(!queue.push(event(3), 2, false), "bounded");
         let taken = queue.take(false);
         assert_eq!((data(&taken), taken.batch), (vec!["1", "2"], None));
         assert!(queue.is_empty());
@@ -122,15 +123,15 @@ mod tests {
     #[test]
     fn unacknowledged_batches_are_sent_again_in_order() {
         let mut queue = Queue::default();
-        queue.push(event(1), 10);
+        queue.push(event(1), 10, ACKED);
         let first = queue.take(ACKED);
         assert_eq!((data(&first), first.batch), (vec!["1"], Some(1)));
-        queue.push(event(2), 10);
+        queue.push(event(2), 10, ACKED);
         // The reply with batch 1 was lost: the client acknowledges batch 0.
         queue.acknowledge(0);
         let second = queue.take(ACKED);
         assert_eq!((data(&second), second.batch), (vec!["1", "2"], Some(2)));
-        queue.push(event(3), 10);
+        queue.push(event(3), 10, ACKED);
         queue.acknowledge(2);
         let third = queue.take(ACKED);
         assert_eq!((data(&third), third.batch), (vec!["3"], Some(3)));
@@ -141,7 +142,7 @@ mod tests {
     #[test]
     fn an_acknowledgement_never_drops_unsent_events() {
         let mut queue = Queue::default();
-        queue.push(event(1), 10);
+        queue.push(event(1), 10, ACKED);
         queue.acknowledge(99);
         assert_eq!(queue.len(), 1);
     }

@@ -27,8 +27,9 @@ pub fn is_request(headers: &HeaderMap) -> bool {
 
 /// The stream for the session named by the path's last segment: one event per wake with
 /// everything queued, as one JSON array. It ends when a newer stream takes over, the
-/// session ends, or the server shuts down; dropped (the browser went away), it gives the
-/// session's messages back to its next connect.
+/// session ends, or the server shuts down (CN-8: the browser reconnects elsewhere);
+/// dropped (the browser went away), it gives the session's messages back to its next
+/// connect.
 pub fn stream(bayeux: &Arc<Bayeux>, path: &str) -> Result<Response, TransportError> {
     let client_id = path.rsplit('/').next().unwrap_or_default();
     let push = bayeux
@@ -39,7 +40,10 @@ pub fn stream(bayeux: &Arc<Bayeux>, path: &str) -> Result<Response, TransportErr
         let event = Event::default().data(String::from_utf8_lossy(&json));
         Some((Ok::<_, Infallible>(event), push))
     });
-    let events = stream::once(async { Ok(Event::default().retry(RETRY)) }).chain(pushes);
+    let stopping = Arc::clone(bayeux);
+    let events = stream::once(async { Ok(Event::default().retry(RETRY)) })
+        .chain(pushes)
+        .take_until(async move { stopping.shutting_down().await });
     let keep_alive = KeepAlive::new().interval(bayeux.config().keep_alive);
     Ok((
         [(header::CACHE_CONTROL, "no-cache, no-store")],

@@ -76,7 +76,7 @@ impl Builder {
 
     /// Adds an authorizer for the channels `pattern` covers (SEC-4).
     pub fn authorizer(mut self, pattern: ChannelPattern, authorizer: impl Authorizer) -> Self {
-        self.hooks.authorizer(pattern, Arc::new(authorizer));
+        self.hooks.authorizers.push(pattern, Arc::new(authorizer));
         self
     }
 

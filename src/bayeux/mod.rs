@@ -6,8 +6,9 @@
 //! security policy and returns a typed reply; the reply passes the extensions' reply hooks
 //! and is serialized once with the rest of the response. Out: a held connect's reply, a
 //! WebSocket's pushes, an EventSource's events and a server-side session's messages are
-//! all taken through the outbound door (`outbound`), where per-recipient work runs. Sessions live in the
-//! node's [`Hub`]; what other nodes need goes through the [`Cluster`].
+//! all taken through the outbound door (`outbound`), where per-recipient work runs.
+//! Sessions live in the node's [`Hub`]; what other nodes need goes through the
+//! [`Cluster`].
 
 mod browsers;
 mod connect;
@@ -30,11 +31,10 @@ use crate::extension::{Extensions, Incoming};
 use crate::hub::Hub;
 use crate::listener::Listener;
 use crate::protocol::{
-    Advice, BayeuxError, Channel, ChannelPattern, Malformed, Message, Meta, Reconnect, Reply,
-    Response,
+    Advice, BayeuxError, Channel, Malformed, Message, Meta, Reconnect, Reply, Response,
 };
 use crate::request::RequestInfo;
-use crate::security::{Authorizer, Authorizers, SecurityPolicy};
+use crate::security::{Authorizers, SecurityPolicy};
 use crate::service::Services;
 use crate::session::ServerSession;
 
@@ -94,12 +94,6 @@ pub(crate) struct Hooks {
     pub(crate) policy: Option<Arc<dyn SecurityPolicy>>,
     pub(crate) authorizers: Authorizers,
     pub(crate) listeners: Vec<Arc<dyn Listener>>,
-}
-
-impl Hooks {
-    pub(crate) fn authorizer(&mut self, pattern: ChannelPattern, authorizer: Arc<dyn Authorizer>) {
-        self.authorizers.push(pattern, authorizer);
-    }
 }
 
 /// The protocol core shared by every transport.

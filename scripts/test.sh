@@ -35,7 +35,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
 step "cargo build --release (with the examples)"
-cargo build --release --workspace --examples
+cargo build --release --workspace --bins --examples
 
 step "npm ci (conformance/)"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)

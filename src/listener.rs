@@ -33,8 +33,10 @@ pub trait Listener: Send + Sync + 'static {
         let _ = (session, request);
     }
 
-    /// A session ended: disconnected, expired, overflowed or shut down. Then
-    /// [`Listener::unsubscribed`] is called for each subscription it held.
+    /// A session ended: disconnected (by its client, or a server-side session dropped),
+    /// expired or overflowed. (A shutdown ends none: held connects are told to retry, CN-8,
+    /// and the process stops.) Then [`Listener::unsubscribed`] is called for each
+    /// subscription it held.
     fn session_removed(&self, session: &ServerSession, reason: EndReason) {
         let _ = (session, reason);
     }

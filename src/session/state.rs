@@ -9,8 +9,6 @@ pub enum EndReason {
     Expired,
     /// Its queue overflowed (SES-4).
     Overflowed,
-    /// The server is shutting down.
-    Shutdown,
 }
 
 /// Where a session is in its life.

@@ -4,8 +4,6 @@
 //! Run with `cargo run --example service_handler`; the endpoint is
 //! `http://127.0.0.1:8082/cometd`.
 
-use std::sync::Arc;
-
 use herald::protocol::ChannelName;
 use herald::{Herald, ServiceRequest};
 use serde::Deserialize;
@@ -25,7 +23,7 @@ fn add(request: &ServiceRequest<'_>) -> Option<Box<serde_json::value::RawValue>>
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let channel = ChannelName::parse("/service/add").expect("a valid channel name");
-    let herald = Herald::builder().service(channel, Arc::new(add)).build();
+    let herald = Herald::builder().service(channel, add).build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;
     axum::serve(listener, herald.router()).await
 }

@@ -18,6 +18,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   fi
 fi
 
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  step "installing Python 3 with venv (Debian packages) for the aiocometd tests"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  else
+    echo "the aiocometd tests need python3 with venv: install Debian's python3-venv package" >&2
+    exit 1
+  fi
+fi
+
 if [ ! -x /usr/bin/chromium ]; then
   step "installing Chromium (Debian package) for the browser tests"
   if [ "$(id -u)" -eq 0 ]; then
@@ -97,6 +107,27 @@ BAYEUX_TRANSPORTS=$restricted_transports BAYEUX_ALLOWED_ORIGINS=$restricted_orig
 start_server target/release/examples/guarded_chat 127.0.0.1:0
 step "examples: guarded_chat with the real cometd and faye clients against $BAYEUX_URL"
 node --test --test-concurrency=1 conformance/examples/
+
+step "the example configuration file: herald check, then a herald started from it"
+target/release/herald check examples/herald.example.toml
+start_server target/release/herald --config examples/herald.example.toml --bind 127.0.0.1:0
+node -e '
+  const hs = [{ channel: "/meta/handshake", version: "1.0", supportedConnectionTypes: ["long-polling"] }];
+  fetch(process.env.BAYEUX_URL, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(hs) })
+    .then((r) => r.json())
+    .then(([reply]) => { if (!reply.successful) throw new Error(JSON.stringify(reply)); console.log("handshake ok"); });
+'
+
+# spec/apps.md: each test file starts its own herald from a TOML file, and the backends it
+# calls (sign-in, webhooks), on free loopback ports.
+step "apps: sign-in, rules, users, presence, webhooks and the API with the real cometd and faye clients"
+HERALD_BIN=target/release/herald node --test --test-concurrency=1 conformance/apps/
+step "apps: the same with the Python aiocometd client (aiocometd-ng)"
+if [ ! -x conformance/.venv/bin/python ]; then
+  python3 -m venv conformance/.venv
+fi
+conformance/.venv/bin/pip install --quiet --disable-pip-version-check -r conformance/apps/python/requirements.txt
+HERALD_BIN=target/release/herald conformance/.venv/bin/python -m unittest -v conformance/apps/python/test_aiocometd.py
 
 step "benchmark smoke: herald-bench runs every scenario against herald (no timings asserted)"
 HERALD_BIN=target/release/herald HERALD_BENCH_BIN=target/release/herald-bench bash benches/smoke.sh

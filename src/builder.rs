@@ -10,10 +10,12 @@ use crate::config::Config;
 use crate::extension::{
     AckExtension, Extension, Extensions, TimestampExtension, TimesyncExtension,
 };
+use crate::filter::PublishFilter;
 use crate::listener::Listener;
-use crate::protocol::{ChannelName, ChannelPattern};
+use crate::protocol::ChannelPattern;
 use crate::security::{Authorizer, SecurityPolicy};
-use crate::service::ServiceHandler;
+use crate::service::Service;
+use crate::sign_in::SignIn;
 use crate::Herald;
 
 /// Builds a [`Herald`].
@@ -53,10 +55,13 @@ impl Builder {
         self
     }
 
-    /// Answers `/service` messages on `channel` with `handler` (SVC-1), replacing an
-    /// earlier handler for it.
-    pub fn service(mut self, channel: ChannelName, handler: ServiceHandler) -> Self {
-        self.hooks.services.insert(channel, handler);
+    /// Answers `/service` messages on `channel` (a name, or a pattern such as
+    /// `/service/**`) with `service` (SVC-1), replacing an earlier service for the same
+    /// name. A function from a [`crate::ServiceRequest`] to an optional answer is a service.
+    pub fn service(mut self, channel: impl Into<ChannelPattern>, service: impl Service) -> Self {
+        self.hooks
+            .services
+            .insert(channel.into(), Arc::new(service));
         self
     }
 
@@ -65,6 +70,19 @@ impl Builder {
     /// outgoing hooks in reverse order.
     pub fn extension(mut self, extension: impl Extension) -> Self {
         self.extensions.push(Arc::new(extension));
+        self
+    }
+
+    /// Signs clients in at handshake, before the security policy sees them (SIGN-1).
+    pub fn sign_in(mut self, sign_in: impl SignIn) -> Self {
+        self.hooks.sign_in = Some(Arc::new(sign_in));
+        self
+    }
+
+    /// Offers publishes on the channels `pattern` covers to `filter` before they are
+    /// broadcast (FLT-1); filters run in the order they are added.
+    pub fn publish_filter(mut self, pattern: ChannelPattern, filter: impl PublishFilter) -> Self {
+        self.hooks.filters.push(pattern, Arc::new(filter));
         self
     }
 

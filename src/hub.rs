@@ -28,6 +28,8 @@ struct Entry {
 #[derive(Debug)]
 pub struct Hub {
     sessions: DashMap<Box<str>, Entry>,
+    /// The sessions of each signed-in user (all tabs, any transport).
+    users: DashMap<Arc<str>, Vec<Arc<Session>>>,
     broker: Broker,
     next_key: AtomicU64,
     max_queue: usize,
@@ -38,6 +40,7 @@ impl Hub {
     pub fn new(max_queue: usize) -> Self {
         Self {
             sessions: DashMap::new(),
+            users: DashMap::new(),
             broker: Broker::default(),
             next_key: AtomicU64::new(1),
             max_queue,
@@ -54,6 +57,12 @@ impl Hub {
 
     /// Makes a session known, so messages naming its id reach it.
     pub fn add(&self, session: &Arc<Session>) {
+        if let Some(user) = session.user() {
+            self.users
+                .entry(Arc::clone(user))
+                .or_default()
+                .push(Arc::clone(session));
+        }
         self.sessions.insert(
             session.id().into(),
             Entry {
@@ -83,11 +92,30 @@ impl Hub {
         let Some((_, entry)) = self.sessions.remove(session.id()) else {
             return Vec::new();
         };
+        if let Some(user) = session.user() {
+            self.users.remove_if_mut(user, |_, sessions| {
+                sessions.retain(|other| other.key() != session.key());
+                sessions.is_empty()
+            });
+        }
         let patterns: Vec<_> = entry.subscriptions.lock().drain().collect();
         for pattern in &patterns {
             self.broker.unsubscribe(session, pattern, || last(pattern));
         }
         patterns
+    }
+
+    /// The live sessions of `user` on this node.
+    pub fn sessions_of(&self, user: &str) -> Vec<Arc<Session>> {
+        self.users
+            .get(user)
+            .map(|sessions| sessions.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every pattern with subscribers on this node and how many it has.
+    pub fn subscription_counts(&self) -> Vec<(String, usize)> {
+        self.broker.counts()
     }
 
     /// Subscribes a session to `pattern`; `false` if it already was. `first` runs when the
@@ -188,6 +216,34 @@ mod tests {
         assert_eq!(hub.publish(&channel, &event(&channel)).0, 0);
         assert!(hub.session(session.id()).is_none());
         assert_eq!(hub.session_count(), 0);
+    }
+
+    #[test]
+    fn a_user_reaches_each_of_their_sessions_until_it_is_removed() {
+        let hub = Hub::new(10);
+        let tabs: Vec<_> = (0..2).map(|_| hub.new_session(false)).collect();
+        let other = hub.new_session(false);
+        for (session, user) in [(&tabs[0], "ada"), (&tabs[1], "ada"), (&other, "bob")] {
+            session.set_user(user.into());
+            hub.add(session);
+        }
+        let ids = |user| -> Vec<String> {
+            let mut ids: Vec<_> = hub
+                .sessions_of(user)
+                .iter()
+                .map(|s| s.id().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let mut expected: Vec<_> = tabs.iter().map(|s| s.id().to_owned()).collect();
+        expected.sort();
+        assert_eq!(ids("ada"), expected);
+        hub.remove(&tabs[0], |_| {});
+        assert_eq!(ids("ada"), [tabs[1].id().to_owned()]);
+        hub.remove(&tabs[1], |_| {});
+        assert!(ids("ada").is_empty());
+        assert_eq!(ids("bob"), [other.id().to_owned()]);
     }
 
     #[test]

@@ -50,6 +50,7 @@
 //! With a security policy, an extension and a listener, see [`Herald::builder`] and the
 //! README's "Embedding" section.
 
+pub mod app;
 pub mod bayeux;
 pub mod broker;
 pub mod builder;
@@ -57,6 +58,7 @@ pub mod cluster;
 pub mod config;
 mod demo;
 pub mod extension;
+pub mod filter;
 pub mod hub;
 pub mod listener;
 pub mod local;
@@ -66,6 +68,7 @@ pub mod security;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod sign_in;
 pub mod transport;
 
 use std::sync::Arc;
@@ -79,14 +82,16 @@ pub use builder::Builder;
 pub use cluster::{Cluster, InProcessCluster};
 pub use config::{Config, ConnectionType};
 pub use extension::Extension;
+pub use filter::{Filtered, PublishFilter};
 pub use futures_util::future::BoxFuture;
 pub use listener::Listener;
 pub use local::LocalSession;
 pub use protocol::BayeuxError;
 pub use request::RequestInfo;
 pub use security::{Authorization, Authorizer, Operation, SecurityPolicy};
-pub use service::{ServiceHandler, ServiceRequest, Services};
+pub use service::{Service, ServiceAnswer, ServiceRequest, Services};
 pub use session::{EndReason, ServerSession};
+pub use sign_in::{SignIn, SignInError};
 
 /// A running herald server: the protocol core, its sweeper, and the routes to reach it.
 /// Cheap to clone; every clone is the same server.
@@ -103,7 +108,7 @@ impl Herald {
         let echo = protocol::ChannelName::parse("/service/echo").expect("a valid channel name");
         Self::builder()
             .config(config)
-            .service(echo, service::echo())
+            .service(echo, service::echo)
             .demo(true)
             .build()
     }
@@ -138,6 +143,32 @@ impl Herald {
     /// node's sessions it reached.
     pub fn publish(&self, channel: &str, data: &RawValue) -> Result<usize, BayeuxError> {
         self.core.publish_from_server(channel, data)
+    }
+
+    /// Delivers `data` on `channel` to every session of `user` on this node (all tabs, any
+    /// transport), whatever they subscribe to; returns how many it reached.
+    pub fn publish_to_user(
+        &self,
+        user: &str,
+        channel: &str,
+        data: &RawValue,
+    ) -> Result<usize, BayeuxError> {
+        self.core.deliver_to_user(user, channel, data)
+    }
+
+    /// Ends every session of `user` on this node; each client is told to stop.
+    pub fn disconnect_user(&self, user: &str) -> usize {
+        self.core.remove_user(user)
+    }
+
+    /// Ends one session; `false` if it is not live on this node.
+    pub fn disconnect_session(&self, client_id: &str) -> bool {
+        self.core.remove_session(client_id)
+    }
+
+    /// Every channel or pattern with subscribers on this node and how many, by name.
+    pub fn subscription_counts(&self) -> Vec<(String, usize)> {
+        self.core.subscription_counts()
     }
 
     /// A new server-side session, handshaken like a client (see [`LocalSession`]).

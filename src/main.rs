@@ -1,10 +1,19 @@
-//! The `herald` binary: settings from flags and environment, logs, and a graceful
-//! shutdown on Ctrl-C or SIGTERM. Everything else is in the library.
+//! The `herald` binary: settings from a file, flags and environment, logs, and a graceful
+//! shutdown on Ctrl-C or SIGTERM; `herald check` and `herald publish` for operators and
+//! scripts. Everything else is in the library.
+
+mod publish;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, Subcommand};
+use herald::app::{App, Served};
+use herald::config::file::{ConfigError, ConfigFile, Secret};
+use herald::config::{self};
+use herald::protocol::ChannelName;
 use herald::{Config, ConnectionType, Herald};
 use tracing_subscriber::EnvFilter;
 
@@ -17,96 +26,204 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// A Bayeux (CometD / Faye) push server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "HERALD_BIND", default_value = "127.0.0.1:8080")]
-    bind: SocketAddr,
-    /// Path of the Bayeux endpoint.
-    #[arg(long, env = "HERALD_PATH", default_value = "/cometd")]
-    path: String,
-    /// How long a /meta/connect is held, in ms.
-    #[arg(long, env = "HERALD_TIMEOUT", default_value_t = 30_000)]
-    timeout: u64,
-    /// How long clients wait between connects, in ms.
-    #[arg(long, env = "HERALD_INTERVAL", default_value_t = 0)]
-    interval: u64,
-    /// How long a session outlives its last connect, in ms.
-    #[arg(long, env = "HERALD_MAX_INTERVAL", default_value_t = 10_000)]
-    max_interval: u64,
-    /// Largest request body, in bytes.
-    #[arg(long, env = "HERALD_MAX_BODY", default_value_t = 1024 * 1024)]
-    max_body: usize,
-    /// Most messages queued for one client before its session is ended.
-    #[arg(long, env = "HERALD_MAX_QUEUE", default_value_t = 10_000)]
-    max_queue: usize,
-    /// Connection types to offer, comma-separated (default: all).
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Serve,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Checks a configuration file and says what is wrong in it, by line.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Publishes one message through a running herald's backend API.
+    Publish(publish::Publish),
+}
+
+/// Serving: every setting may come from the file (`--config`); a flag or environment
+/// variable overrides the file, which overrides the default.
+#[derive(Debug, clap::Args)]
+struct Serve {
+    /// A TOML configuration file (see herald.example.toml).
+    #[arg(long, env = "HERALD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "HERALD_BIND")]
+    bind: Option<SocketAddr>,
+    /// Path of the Bayeux endpoint [default: /cometd].
+    #[arg(long, env = "HERALD_PATH")]
+    path: Option<String>,
+    /// How long a /meta/connect is held, in ms [default: 30000].
+    #[arg(long, env = "HERALD_TIMEOUT")]
+    timeout: Option<u64>,
+    /// How long clients wait between connects, in ms [default: 0].
+    #[arg(long, env = "HERALD_INTERVAL")]
+    interval: Option<u64>,
+    /// How long a session outlives its last connect, in ms [default: 10000].
+    #[arg(long, env = "HERALD_MAX_INTERVAL")]
+    max_interval: Option<u64>,
+    /// Largest request body, in bytes [default: 1048576].
+    #[arg(long, env = "HERALD_MAX_BODY")]
+    max_body: Option<usize>,
+    /// Most messages queued for one client before its session is ended [default: 10000].
+    #[arg(long, env = "HERALD_MAX_QUEUE")]
+    max_queue: Option<usize>,
+    /// Connection types to offer, comma-separated [default: all].
     #[arg(long, env = "HERALD_TRANSPORTS", value_delimiter = ',', value_parser = parse_connection_type)]
-    transports: Vec<ConnectionType>,
-    /// Origins allowed to make cross-origin requests, comma-separated (default: any).
+    transports: Option<Vec<ConnectionType>>,
+    /// Origins allowed to make cross-origin requests, comma-separated [default: any].
     #[arg(long, env = "HERALD_ALLOWED_ORIGINS", value_delimiter = ',')]
-    allowed_origins: Vec<String>,
-    /// Long-polls one browser may hold at once.
-    #[arg(long, env = "HERALD_MAX_POLLS_PER_BROWSER", default_value_t = 4)]
-    max_polls_per_browser: usize,
-    /// Accept publishes without a clientId (as Faye does).
-    #[arg(long, env = "HERALD_ANONYMOUS_PUBLISH")]
-    anonymous_publish: bool,
-    /// The `ack` extension: reliable, ordered delivery for clients that ask (`--ack false`
-    /// turns it off).
-    #[arg(long, env = "HERALD_ACK", default_value_t = true, action = ArgAction::Set)]
-    ack: bool,
-    /// The `timesync` extension: clock offset and lag for clients that ask.
-    #[arg(long, env = "HERALD_TIMESYNC", default_value_t = true, action = ArgAction::Set)]
-    timesync: bool,
-    /// The `timestamp` extension: a `timestamp` on every message sent (`--timestamp true`).
-    #[arg(long, env = "HERALD_TIMESTAMP", default_value_t = false, action = ArgAction::Set)]
-    timestamp: bool,
-    /// Log filter, e.g. `info` or `herald=debug`.
-    #[arg(long, env = "HERALD_LOG", default_value = "info")]
-    log: String,
+    allowed_origins: Option<Vec<String>>,
+    /// Long-polls one browser may hold at once [default: 4].
+    #[arg(long, env = "HERALD_MAX_POLLS_PER_BROWSER")]
+    max_polls_per_browser: Option<usize>,
+    /// Accept publishes without a clientId, as Faye does [default: false].
+    #[arg(long, env = "HERALD_ANONYMOUS_PUBLISH", num_args = 0..=1, default_missing_value = "true")]
+    anonymous_publish: Option<bool>,
+    /// The `ack` extension: reliable, ordered delivery for clients that ask [default: true].
+    #[arg(long, env = "HERALD_ACK", action = ArgAction::Set)]
+    ack: Option<bool>,
+    /// The `timesync` extension: clock offset and lag for clients that ask [default: true].
+    #[arg(long, env = "HERALD_TIMESYNC", action = ArgAction::Set)]
+    timesync: Option<bool>,
+    /// The `timestamp` extension: a `timestamp` on every message sent [default: false].
+    #[arg(long, env = "HERALD_TIMESTAMP", action = ArgAction::Set)]
+    timestamp: Option<bool>,
+    /// Serve the demo chat page at / [default: true].
+    #[arg(long, env = "HERALD_DEMO", action = ArgAction::Set)]
+    demo: Option<bool>,
+    /// Keys that open the backend API, comma-separated (overrides `[api] keys`).
+    #[arg(
+        long,
+        env = "HERALD_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    api_keys: Option<Vec<String>>,
+    /// Log filter, e.g. `info` or `herald=debug` [default: info].
+    #[arg(long, env = "HERALD_LOG")]
+    log: Option<String>,
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
-    let mut config = Config {
-        path: args.path,
-        timeout: Duration::from_millis(args.timeout),
-        interval: Duration::from_millis(args.interval),
-        max_interval: Duration::from_millis(args.max_interval),
-        max_body_bytes: args.max_body,
-        max_queue: args.max_queue,
-        anonymous_publish: args.anonymous_publish,
-        max_polls_per_browser: args.max_polls_per_browser,
-        ack: args.ack,
-        timesync: args.timesync,
-        timestamp: args.timestamp,
-        ..Config::default()
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Check { file }) => check(&file),
+        Some(Command::Publish(publish)) => publish.run().await,
+        None => match serve(cli.serve).await {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("herald: {error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// The file, the settings and the parts it describes, or every problem in it.
+fn load(path: Option<&Path>) -> Result<(ConfigFile, Config, App), Vec<ConfigError>> {
+    let (file, source) = match path {
+        Some(path) => config::file::load(path).map_err(|error| vec![error])?,
+        None => Default::default(),
     };
-    if !args.transports.is_empty() {
-        config.connection_types = args.transports;
+    let config = Config::from_file(&file, &source);
+    let app = App::from_file(&file, &source);
+    match (config, app) {
+        (Ok(config), Ok(app)) => Ok((file, config, app)),
+        (config, app) => {
+            let mut errors: Vec<_> = [config.err(), app.err()]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect();
+            errors.sort_by_key(|error| (error.line, error.column));
+            Err(errors)
+        }
     }
-    if !args.allowed_origins.is_empty() {
-        config.allowed_origins = Some(args.allowed_origins);
+}
+
+fn report(path: &Path, errors: &[ConfigError]) {
+    for error in errors {
+        eprintln!("{}: {error}", path.display());
     }
+}
+
+/// `herald check FILE`.
+fn check(path: &Path) -> ExitCode {
+    match load(Some(path)) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            report(path, &errors);
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(args: Serve) -> std::io::Result<ExitCode> {
+    let (file, mut config, mut app) = match load(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            report(args.config.as_deref().unwrap_or(Path::new("")), &errors);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let log = args.log.or(file.log).unwrap_or_else(|| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let millis =
+        |value: Option<u64>, current: Duration| value.map_or(current, Duration::from_millis);
+    config.timeout = millis(args.timeout, config.timeout);
+    config.interval = millis(args.interval, config.interval);
+    config.max_interval = millis(args.max_interval, config.max_interval);
+    config.path = args.path.unwrap_or(config.path);
+    config.max_body_bytes = args.max_body.unwrap_or(config.max_body_bytes);
+    config.max_queue = args.max_queue.unwrap_or(config.max_queue);
+    config.max_polls_per_browser = args
+        .max_polls_per_browser
+        .unwrap_or(config.max_polls_per_browser);
+    config.anonymous_publish = args.anonymous_publish.unwrap_or(config.anonymous_publish);
+    config.ack = args.ack.unwrap_or(config.ack);
+    config.timesync = args.timesync.unwrap_or(config.timesync);
+    config.timestamp = args.timestamp.unwrap_or(config.timestamp);
+    config.connection_types = args.transports.unwrap_or(config.connection_types);
+    config.allowed_origins = args.allowed_origins.or(config.allowed_origins);
+    if let Some(keys) = args.api_keys {
+        app.set_api_keys(keys.into_iter().map(Secret::new).collect());
+    }
+    let demo = args.demo.or(file.demo).unwrap_or(true);
+    let bind = args
+        .bind
+        .or(file.bind)
+        .unwrap_or(([127, 0, 0, 1], 8080).into());
     let path = config.path.clone();
-    let herald = Herald::new(config);
-    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    let mut builder = Herald::builder().config(config).demo(demo);
+    if demo {
+        let echo = ChannelName::parse("/service/echo").expect("a valid channel name");
+        builder = builder.service(echo, herald::service::echo);
+    }
+    let Served { herald, router } = app.build(builder);
+    let listener = tokio::net::TcpListener::bind(bind).await?;
     let address = listener.local_addr()?;
     tracing::info!("herald listening on http://{address}{path} (demo page at http://{address}/)");
     let stopping = herald.clone();
-    herald::server::serve(listener, herald.router(), async move {
+    herald::server::serve(listener, router, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: answering held connects");
         stopping.shutdown();
     })
     .await?;
     tracing::info!("stopped");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_connection_type(name: &str) -> Result<ConnectionType, String> {

@@ -1,7 +1,6 @@
 //! The library as an embedding program uses it: routes served without a socket, the
 //! server-side publish API, custom `/service` handlers, expiry and shutdown.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -66,10 +65,10 @@ async fn custom_service_handlers_answer_the_sender_only() {
         .config(config())
         .service(
             ChannelName::parse("/service/upper").unwrap(),
-            Arc::new(|request: &herald::ServiceRequest<'_>| {
+            |request: &herald::ServiceRequest<'_>| {
                 let text: String = serde_json::from_str(request.data.get()).ok()?;
                 serde_json::value::to_raw_value(&text.to_uppercase()).ok()
-            }),
+            },
         )
         .build();
     let router = herald.router();

@@ -153,9 +153,11 @@ impl Bayeux {
         let id = connect.message.id().cloned();
         let channel = Meta::Connect;
         let mut reply = match session.state() {
-            SessionState::Ended(EndReason::Disconnected) => Reply::ok(channel, id)
-                .client_id(session.client_id())
-                .advice(self.advice(Reconnect::None)),
+            SessionState::Ended(EndReason::Disconnected | EndReason::Removed) => {
+                Reply::ok(channel, id)
+                    .client_id(session.client_id())
+                    .advice(self.advice(Reconnect::None))
+            }
             SessionState::Ended(_) => Reply::failed(
                 Some(channel.into()),
                 id,

@@ -62,6 +62,12 @@ impl Bayeux {
         if !types.iter().any(|t| self.offers_name(t)) {
             return Err(BayeuxError::UnsupportedConnectionType(types.clone()));
         }
+        if let Some(sign_in) = &self.hooks.sign_in {
+            sign_in
+                .sign_in(session, message, inbound.request)
+                .await
+                .map_err(BayeuxError::SignIn)?;
+        }
         if let Some(policy) = &self.hooks.policy {
             if !policy
                 .can_handshake(session, message, inbound.request)

@@ -12,6 +12,7 @@
 
 mod browsers;
 mod connect;
+mod directory;
 mod lifecycle;
 mod meta;
 mod outbound;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::Cluster;
 use crate::config::{Config, ConnectionType};
 use crate::extension::{Extensions, Incoming};
+use crate::filter::PublishFilters;
 use crate::hub::Hub;
 use crate::listener::Listener;
 use crate::protocol::{
@@ -37,6 +39,7 @@ use crate::request::RequestInfo;
 use crate::security::{Authorizers, SecurityPolicy};
 use crate::service::Services;
 use crate::session::ServerSession;
+use crate::sign_in::SignIn;
 
 use browsers::Browsers;
 pub use browsers::BROWSER_COOKIE;
@@ -91,6 +94,8 @@ impl Processed {
 pub(crate) struct Hooks {
     pub(crate) services: Services,
     pub(crate) extensions: Extensions,
+    pub(crate) sign_in: Option<Arc<dyn SignIn>>,
+    pub(crate) filters: PublishFilters,
     pub(crate) policy: Option<Arc<dyn SecurityPolicy>>,
     pub(crate) authorizers: Authorizers,
     pub(crate) listeners: Vec<Arc<dyn Listener>>,

@@ -61,10 +61,13 @@ impl Bayeux {
                 session: sender.as_ref(),
                 data: data.as_ref(),
             };
-            return Ok(reply().data(self.hooks.services.call(&request)));
+            return Ok(reply().data(self.hooks.services.call(&request).await?));
         }
-        let (_, forwarding) =
-            self.broadcast(Event::new(name.clone(), data.clone()), sender.as_ref())?;
+        let data = match self.hooks.filters.run(name, data, sender.as_ref()).await? {
+            Some(rewritten) => rewritten,
+            None => data.clone(),
+        };
+        let (_, forwarding) = self.broadcast(Event::new(name.clone(), data), sender.as_ref())?;
         if let Some(forwarding) = forwarding {
             forwarding.await.map_err(|error| unforwarded(&error))?;
         }

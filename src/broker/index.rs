@@ -151,6 +151,33 @@ impl<S> SubscriptionIndex<S> {
         !set.is_empty()
     }
 
+    /// Every pattern with subscribers and how many it has, in no particular order.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        fn walk<S>(node: &Node<S>, path: &mut String, out: &mut Vec<(String, usize)>) {
+            let base = if path.is_empty() { "/" } else { path.as_str() };
+            let joined = |suffix: &str| format!("{}{suffix}", base.trim_end_matches('/'));
+            for (set, text) in [
+                (&node.exact, path.clone()),
+                (&node.one, joined("/*")),
+                (&node.deep, joined("/**")),
+            ] {
+                if !set.is_empty() && !text.is_empty() {
+                    out.push((text, set.len()));
+                }
+            }
+            for (segment, child) in &node.children {
+                let length = path.len();
+                path.push('/');
+                path.push_str(segment);
+                walk(child, path, out);
+                path.truncate(length);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut String::new(), &mut out);
+        out
+    }
+
     /// Whether the index holds nothing (every subscription removed).
     pub fn is_empty(&self) -> bool {
         self.root.is_empty()
@@ -212,5 +239,18 @@ mod tests {
         assert_eq!(index.remove(&pattern, 2), Some(true));
         assert!(index.is_empty());
         assert!(keys(&index, "/x/y/z").is_empty());
+    }
+
+    #[test]
+    fn counts_name_every_pattern_with_subscribers() {
+        let mut index = SubscriptionIndex::default();
+        for (key, pattern) in [(1, "/**"), (2, "/a/*"), (3, "/a/*"), (4, "/a/b"), (5, "/*")] {
+            index.insert(&ChannelPattern::parse(pattern).unwrap(), key, ());
+        }
+        let mut counts = index.counts();
+        counts.sort();
+        let expected = [("/*", 1), ("/**", 1), ("/a/*", 2), ("/a/b", 1)];
+        let expected: Vec<_> = expected.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+        assert_eq!(counts, expected);
     }
 }

@@ -71,6 +71,11 @@ impl Broker {
         self.index.read().has_subscribers(pattern)
     }
 
+    /// Every pattern with subscribers on this node and how many it has.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        self.index.read().counts()
+    }
+
     /// Queues `event` once for every session subscribed to a pattern matching `channel`
     /// (PUB-4). Returns how many sessions got it and the sessions whose queue overflowed,
     /// for the caller to end (SES-4).

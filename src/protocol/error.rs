@@ -60,9 +60,38 @@ pub enum BayeuxError {
     /// HS-4, CN-1: the types the client named, none of which the server offers.
     #[error("406:{}:Unsupported connection type", list(.0))]
     UnsupportedConnectionType(Vec<String>),
+    /// The backend behind a webhook did not answer in time (WH-4).
+    #[error("504::webhook_timeout")]
+    WebhookTimeout,
+    /// The backend behind a webhook is unreachable or answered nonsense (WH-4).
+    #[error("502::webhook_unavailable")]
+    WebhookUnavailable,
+    /// A sign-in refused the handshake (SIGN-2).
+    #[error("{0}")]
+    SignIn(SignInError),
     /// An application's own refusal, from an extension or a service: `code:args:message`.
     #[error("{0}")]
     Application(Box<ApplicationError>),
+}
+
+/// Why a sign-in refused a handshake. The string never repeats the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SignInError {
+    /// No credential where one is required.
+    #[error("401::token_missing")]
+    Missing,
+    /// A credential that is malformed, forged, or not for this server.
+    #[error("401::token_invalid")]
+    Invalid,
+    /// A credential past its expiry: a fresh one will do.
+    #[error("401::token_expired")]
+    Expired,
+    /// The sign-in backend said no.
+    #[error("403::handshake_denied")]
+    Denied,
+    /// The sign-in backend did not answer in time, or answered nonsense.
+    #[error("503::sign_in_unavailable")]
+    Unavailable,
 }
 
 /// An application's error: boxed in [`BayeuxError`], which stays small.
@@ -130,6 +159,10 @@ impl BayeuxError {
         match self {
             BayeuxError::UnknownClient(_) => Some(Advice::HANDSHAKE),
             BayeuxError::HandshakeDenied => Some(Advice::NONE),
+            BayeuxError::SignIn(SignInError::Expired | SignInError::Unavailable) => {
+                Some(Advice::HANDSHAKE)
+            }
+            BayeuxError::SignIn(_) => Some(Advice::NONE),
             _ => None,
         }
     }
@@ -138,6 +171,19 @@ impl BayeuxError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_errors_say_what_to_do_next() {
+        let expired = BayeuxError::SignIn(SignInError::Expired);
+        assert_eq!(expired.to_string(), "401::token_expired");
+        assert_eq!(expired.advice(), Some(Advice::HANDSHAKE));
+        let forged = BayeuxError::SignIn(SignInError::Invalid);
+        assert_eq!(forged.to_string(), "401::token_invalid");
+        assert_eq!(forged.advice(), Some(Advice::NONE));
+        let away = BayeuxError::SignIn(SignInError::Unavailable);
+        assert_eq!(away.to_string(), "503::sign_in_unavailable");
+        assert_eq!(away.advice(), Some(Advice::HANDSHAKE));
+    }
 
     #[test]
     fn wire_strings() {

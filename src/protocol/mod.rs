@@ -13,7 +13,7 @@ pub mod reply;
 pub mod response;
 
 pub use channel::{ChannelKind, ChannelName, ChannelPattern, Wildcard};
-pub use error::BayeuxError;
+pub use error::{BayeuxError, SignInError};
 pub use event::{Event, FrozenEvent};
 pub use id::MessageId;
 pub use message::{

@@ -47,6 +47,18 @@ impl ServerSession {
         self.0.state()
     }
 
+    /// Names the user who signed in, at handshake (a sign-in or security policy does it):
+    /// messages addressed to the user reach this session. A user, once named, stays;
+    /// `false` if one already was.
+    pub fn set_user(&self, user: &str) -> bool {
+        self.0.set_user(user.into())
+    }
+
+    /// The user who signed in, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.0.user().map(|user| &**user)
+    }
+
     /// Keeps `value` on the session, replacing an earlier value of the same type.
     pub fn set_attribute<T: Clone + Send + Sync + 'static>(&self, value: T) {
         self.0.attributes().lock().insert(value);

@@ -16,7 +16,7 @@ mod queue;
 mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -52,7 +52,10 @@ pub struct Session {
     /// Woken when a message is queued, when a newer connect takes over, and when the
     /// session ends. Whoever delivers for the session (a held connect) waits on it.
     wake: Notify,
-    /// What the application keeps about the session (the signed-in user, say).
+    /// Who signed in, set once at handshake (before the session is known) and read to
+    /// reach every session of one user.
+    user: OnceLock<Arc<str>>,
+    /// What the application keeps about the session.
     attributes: Mutex<http::Extensions>,
 }
 
@@ -157,6 +160,7 @@ impl Session {
                 last_seen: Instant::now(),
             }),
             wake: Notify::new(),
+            user: OnceLock::new(),
             attributes: Mutex::default(),
         }
     }
@@ -383,6 +387,16 @@ impl Session {
         inner.holder.is_none()
             && inner.stream.is_none()
             && now.saturating_duration_since(inner.last_seen) > idle
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<&Arc<str>> {
+        self.user.get()
+    }
+
+    /// Names the signed-in user; `false` if one was already named (it never changes).
+    pub fn set_user(&self, user: Arc<str>) -> bool {
+        self.user.set(user).is_ok()
     }
 
     /// The application's attributes.

@@ -9,6 +9,8 @@ pub enum EndReason {
     Expired,
     /// Its queue overflowed (SES-4).
     Overflowed,
+    /// The application (or the backend API) removed it: the client is told to stop.
+    Removed,
 }
 
 /// Where a session is in its life.

@@ -1,5 +1,7 @@
 //! Server settings, with the defaults the spec names.
 
+pub mod file;
+
 use std::time::Duration;
 
 /// A connection type a client may negotiate (HS-1, CN-1, TR-1).
@@ -82,6 +84,51 @@ pub struct Config {
     pub timesync: bool,
     /// The `timestamp` extension: a `timestamp` on every message sent (TS-2).
     pub timestamp: bool,
+}
+
+impl Config {
+    /// The defaults, overridden by the file's top-level keys and `[extensions]`.
+    pub fn from_file(
+        file: &file::ConfigFile,
+        source: &file::Source,
+    ) -> Result<Self, Vec<file::ConfigError>> {
+        let mut config = Config::default();
+        let millis =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_millis);
+        config.timeout = millis(file.timeout, config.timeout);
+        config.interval = millis(file.interval, config.interval);
+        config.max_interval = millis(file.max_interval, config.max_interval);
+        if let Some(path) = &file.path {
+            config.path.clone_from(path);
+        }
+        config.max_body_bytes = file.max_body.unwrap_or(config.max_body_bytes);
+        config.max_queue = file.max_queue.unwrap_or(config.max_queue);
+        config.max_polls_per_browser = file
+            .max_polls_per_browser
+            .unwrap_or(config.max_polls_per_browser);
+        config.anonymous_publish = file.anonymous_publish.unwrap_or(config.anonymous_publish);
+        config.allowed_origins.clone_from(&file.allowed_origins);
+        config.ack = file.extensions.ack.unwrap_or(config.ack);
+        config.timesync = file.extensions.timesync.unwrap_or(config.timesync);
+        config.timestamp = file.extensions.timestamp.unwrap_or(config.timestamp);
+        if let Some(names) = &file.transports {
+            let mut errors = Vec::new();
+            config.connection_types = names
+                .iter()
+                .filter_map(|name| {
+                    let found = ConnectionType::from_name(name.get_ref());
+                    if found.is_none() {
+                        errors.push(source.at(name, "not a transport herald knows"));
+                    }
+                    found
+                })
+                .collect();
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+        }
+        Ok(config)
+    }
 }
 
 impl Default for Config {

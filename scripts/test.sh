@@ -2,7 +2,8 @@
 # Every test herald has, from a fresh clone on a fresh machine: formatting and lints, the
 # Rust unit and integration tests, then the conformance suite, the real-client interop
 # tests (npm cometd and faye under Node) and the browser tests (the same clients in headless
-# Chromium) against a freshly built release binary on loopback.
+# Chromium) against a freshly built release binary on loopback; the applications tests
+# (herald from TOML files, with the npm clients and Python's aiocometd) and the examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,8 +48,9 @@ cargo test --workspace
 step "cargo build --release (with the examples)"
 cargo build --release --workspace --bins --examples
 
-step "npm ci (conformance/)"
+step "npm ci (conformance/ and examples/chat/)"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+(cd examples/chat && npm ci --no-audit --no-fund --loglevel=error)
 
 # Starts a server binary (with its arguments) in the background, its output in a log, and
 # waits until the log names its endpoint; sets SERVER (its pid) and BAYEUX_URL.
@@ -105,8 +107,8 @@ BAYEUX_TRANSPORTS=$restricted_transports BAYEUX_ALLOWED_ORIGINS=$restricted_orig
 # examples/guarded_chat.rs: a security policy, an authorizer, an extension, a listener and a
 # server-side session, driven by the real clients.
 start_server target/release/examples/guarded_chat 127.0.0.1:0
-step "examples: guarded_chat with the real cometd and faye clients against $BAYEUX_URL"
-node --test --test-concurrency=1 conformance/examples/
+step "examples: guarded_chat with the real cometd and faye clients against $BAYEUX_URL; the chat example in Chromium"
+HERALD_BIN=target/release/herald node --test --test-concurrency=1 conformance/examples/
 
 step "the example configuration file: herald check, then a herald started from it"
 target/release/herald check examples/herald.example.toml

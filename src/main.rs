@@ -7,12 +7,11 @@ mod publish;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
 use herald::app::{App, Served};
+use herald::config;
 use herald::config::file::{ConfigError, ConfigFile, Secret};
-use herald::config::{self};
 use herald::protocol::ChannelName;
 use herald::{Config, ConnectionType, Herald};
 use tracing_subscriber::EnvFilter;
@@ -126,26 +125,21 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The file, the settings and the parts it describes, or every problem in it.
-fn load(path: Option<&Path>) -> Result<(ConfigFile, Config, App), Vec<ConfigError>> {
-    let (file, source) = match path {
+/// The file (with `overrides` laid over it) and the parts it describes, or every problem.
+fn load(
+    path: Option<&Path>,
+    overrides: impl FnOnce(&mut ConfigFile),
+) -> Result<(ConfigFile, App), Vec<ConfigError>> {
+    let (mut file, source) = match path {
         Some(path) => config::file::load(path).map_err(|error| vec![error])?,
         None => Default::default(),
     };
-    let config = Config::from_file(&file, &source);
-    let app = App::from_file(&file, &source);
-    match (config, app) {
-        (Ok(config), Ok(app)) => Ok((file, config, app)),
-        (config, app) => {
-            let mut errors: Vec<_> = [config.err(), app.err()]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .collect();
-            errors.sort_by_key(|error| (error.line, error.column));
-            Err(errors)
-        }
+    overrides(&mut file);
+    let mut app = App::from_file(&file, &source)?;
+    if let Some(keys) = &file.api_keys {
+        app.set_api_keys(keys.clone());
     }
+    Ok((file, app))
 }
 
 fn report(path: &Path, errors: &[ConfigError]) {
@@ -156,7 +150,7 @@ fn report(path: &Path, errors: &[ConfigError]) {
 
 /// `herald check FILE`.
 fn check(path: &Path) -> ExitCode {
-    match load(Some(path)) {
+    match load(Some(path), |_| {}) {
         Ok(_) => {
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
@@ -168,44 +162,51 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
+impl Serve {
+    /// Lays the flags and environment variables given over the file's keys.
+    fn override_file(self, file: &mut ConfigFile) {
+        let or = |flag: Option<u64>, key: &mut Option<u64>| *key = flag.or(key.take());
+        or(self.timeout, &mut file.timeout);
+        or(self.interval, &mut file.interval);
+        or(self.max_interval, &mut file.max_interval);
+        file.bind = self.bind.or(file.bind);
+        file.path = self.path.or(file.path.take());
+        file.max_body = self.max_body.or(file.max_body);
+        file.max_queue = self.max_queue.or(file.max_queue);
+        file.transports = self.transports.or(file.transports.take());
+        file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());
+        file.max_polls_per_browser = self.max_polls_per_browser.or(file.max_polls_per_browser);
+        file.anonymous_publish = self.anonymous_publish.or(file.anonymous_publish);
+        file.demo = self.demo.or(file.demo);
+        file.log = self.log.or(file.log.take());
+        let api_keys = self
+            .api_keys
+            .map(|keys| keys.into_iter().map(Secret::new).collect());
+        file.api_keys = api_keys.or(file.api_keys.take());
+        let extensions = &mut file.extensions;
+        extensions.ack = self.ack.or(extensions.ack);
+        extensions.timesync = self.timesync.or(extensions.timesync);
+        extensions.timestamp = self.timestamp.or(extensions.timestamp);
+    }
+}
+
 async fn serve(args: Serve) -> std::io::Result<ExitCode> {
-    let (file, mut config, mut app) = match load(args.config.as_deref()) {
+    let path = args.config.clone();
+    let (file, app) = match load(path.as_deref(), |file| args.override_file(file)) {
         Ok(loaded) => loaded,
         Err(errors) => {
-            report(args.config.as_deref().unwrap_or(Path::new("")), &errors);
+            report(path.as_deref().unwrap_or(Path::new("")), &errors);
             return Ok(ExitCode::from(2));
         }
     };
-    let log = args.log.or(file.log).unwrap_or_else(|| "info".into());
+    let log = file.log.as_deref().unwrap_or("info");
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_new(log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let millis =
-        |value: Option<u64>, current: Duration| value.map_or(current, Duration::from_millis);
-    config.timeout = millis(args.timeout, config.timeout);
-    config.interval = millis(args.interval, config.interval);
-    config.max_interval = millis(args.max_interval, config.max_interval);
-    config.path = args.path.unwrap_or(config.path);
-    config.max_body_bytes = args.max_body.unwrap_or(config.max_body_bytes);
-    config.max_queue = args.max_queue.unwrap_or(config.max_queue);
-    config.max_polls_per_browser = args
-        .max_polls_per_browser
-        .unwrap_or(config.max_polls_per_browser);
-    config.anonymous_publish = args.anonymous_publish.unwrap_or(config.anonymous_publish);
-    config.ack = args.ack.unwrap_or(config.ack);
-    config.timesync = args.timesync.unwrap_or(config.timesync);
-    config.timestamp = args.timestamp.unwrap_or(config.timestamp);
-    config.connection_types = args.transports.unwrap_or(config.connection_types);
-    config.allowed_origins = args.allowed_origins.or(config.allowed_origins);
-    if let Some(keys) = args.api_keys {
-        app.set_api_keys(keys.into_iter().map(Secret::new).collect());
-    }
-    let demo = args.demo.or(file.demo).unwrap_or(true);
-    let bind = args
-        .bind
-        .or(file.bind)
-        .unwrap_or(([127, 0, 0, 1], 8080).into());
-    let path = config.path.clone();
+    let config = Config::from_file(&file);
+    let demo = file.demo.unwrap_or(true);
+    let bind = file.bind.unwrap_or(([127, 0, 0, 1], 8080).into());
+    let endpoint = config.path.clone();
     let mut builder = Herald::builder().config(config).demo(demo);
     if demo {
         let echo = ChannelName::parse("/service/echo").expect("a valid channel name");
@@ -214,7 +215,9 @@ async fn serve(args: Serve) -> std::io::Result<ExitCode> {
     let Served { herald, router } = app.build(builder);
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let address = listener.local_addr()?;
-    tracing::info!("herald listening on http://{address}{path} (demo page at http://{address}/)");
+    tracing::info!(
+        "herald listening on http://{address}{endpoint} (demo page at http://{address}/)"
+    );
     let stopping = herald.clone();
     herald::server::serve(listener, router, async move {
         shutdown_signal().await;

@@ -3,42 +3,23 @@
 // reaches: keys, clear 4xx errors, one message or a batch, channel counts, disconnecting a
 // user or a session, and the command line for scripts.
 
-import './lib/setup.mjs';
+import { installExitWatchdog, jwtSignIn, openPeer } from './lib/peers.mjs';
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { installExitWatchdog } from '../interop/lib/env.mjs';
-import { CometdPeer } from '../interop/lib/cometd.mjs';
-import { FayePeer } from '../interop/lib/faye.mjs';
-import { api, HERALD_BIN, sign, sleep, startHerald } from './lib/herald.mjs';
+import { api, HERALD_BIN, sleep, startHerald } from './lib/herald.mjs';
 
 installExitWatchdog();
 
 const SECRET = 'hs256-secret-for-the-api-tests';
 const KEYS = ['first-api-key-0123', 'second-api-key-4567'];
-const herald = await startHerald({ after }, `
-[sign_in]
-anonymous = true
-[sign_in.jwt]
-algorithm = "HS256"
-secret = "${SECRET}"
-
+const herald = await startHerald({ after }, `${jwtSignIn(SECRET)}
 [api]
 keys = ["${KEYS[0]}", "${KEYS[1]}"]
 `);
 
-async function open(t, kind, user, transport = 'websocket') {
-  const ext = user ? { token: await sign({ sub: user }, SECRET) } : {};
-  const name = `${kind}-${transport}-${user ?? 'anonymous'}`;
-  const p =
-    kind === 'cometd'
-      ? new CometdPeer(name, { url: herald.url, transport, handshakeProps: { ext } })
-      : new FayePeer(name, { url: herald.url, transport, handshakeExt: ext, clientOptions: { retry: 0.2 } });
-  t.after(() => p.close());
-  await p.connect();
-  return p;
-}
+const open = (t, kind, user, transport) => openPeer(t, { kind, url: herald.url, user, secret: SECRET, transport });
 
 const unique = () => `/api-test/${randomBytes(5).toString('hex')}`;
 
@@ -163,4 +144,21 @@ test('herald publish: scripts publish to a channel or a user with a key from the
   const notJson = await cli(['--url', herald.base, channel, '{oops'], { HERALD_API_KEY: KEYS[0] });
   assert.equal(notJson.code, 1);
   assert.match(notJson.stderr, /not JSON/);
+});
+
+test('flags and environment variables override the file: HERALD_API_KEYS, --timeout', async (t) => {
+  const overridden = await startHerald(t, `[api]\nkeys = ["key-from-the-file"]\n`, {
+    env: { HERALD_API_KEYS: 'key-from-the-environment' },
+    args: ['--timeout', '1234'],
+  });
+  const fromEnv = await api(overridden, 'GET', '/api/channels', { key: 'key-from-the-environment' });
+  assert.equal(fromEnv.status, 200);
+  const fromFile = await api(overridden, 'GET', '/api/channels', { key: 'key-from-the-file' });
+  assert.equal(fromFile.status, 401, 'the environment replaced the file\'s keys');
+  const hs = await fetch(overridden.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]),
+  }).then((r) => r.json());
+  assert.equal(hs[0].advice.timeout, 1234, 'the flag replaced the file\'s timeout (2000)');
 });

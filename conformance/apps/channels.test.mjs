@@ -4,27 +4,17 @@
 // personal channel is refused to every other user; a message to a user reaches each of
 // that user's tabs and nobody else; presence lists each user once, with join and leave.
 
-import './lib/setup.mjs';
+import { expectRefused as refused, installExitWatchdog, jwtSignIn, openPeer } from './lib/peers.mjs';
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { installExitWatchdog } from '../interop/lib/env.mjs';
-import { CometdPeer } from '../interop/lib/cometd.mjs';
-import { FayePeer } from '../interop/lib/faye.mjs';
-import { Refused } from '../interop/lib/peer.mjs';
-import { api, sign, sleep, startHerald } from './lib/herald.mjs';
+import { api, sleep, startHerald } from './lib/herald.mjs';
 
 installExitWatchdog();
 
 const SECRET = 'hs256-secret-for-the-channel-tests';
 const KEY = 'api-key-for-the-channel-tests';
-const herald = await startHerald({ after }, `
-[sign_in]
-anonymous = true
-[sign_in.jwt]
-algorithm = "HS256"
-secret = "${SECRET}"
-
+const herald = await startHerald({ after }, `${jwtSignIn(SECRET)}
 [[channels]]
 pattern = "/users/{user}/**"
 subscribe = "owner"
@@ -50,26 +40,7 @@ keys = ["${KEY}"]
 `);
 
 /** A peer signed in as `user` (anonymous when null): cometd or faye, on `transport`. */
-async function open(t, kind, user, transport) {
-  const token = user ? await sign({ sub: user }, SECRET) : undefined;
-  const ext = token ? { token } : {};
-  const name = `${kind}-${transport}-${user ?? 'anonymous'}`;
-  const p =
-    kind === 'cometd'
-      ? new CometdPeer(name, { url: herald.url, transport, handshakeProps: { ext } })
-      : new FayePeer(name, { url: herald.url, transport, handshakeExt: ext });
-  t.after(() => p.close());
-  await p.connect();
-  return p;
-}
-
-async function refused(promise, error) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof Refused, `refused by the server: ${e.message}`);
-    assert.equal(e.reply.error, error);
-    return true;
-  });
-}
+const open = (t, kind, user, transport) => openPeer(t, { kind, url: herald.url, user, secret: SECRET, transport });
 
 const unique = () => randomBytes(5).toString('hex');
 const publishApi = (body) => api(herald, 'POST', '/api/publish', { key: KEY, body });

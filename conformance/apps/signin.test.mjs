@@ -4,14 +4,12 @@
 // `Authorization: Bearer` header or a cookie; sign-in by the application's backend, down or
 // slow; and no token or secret in herald's log or its error strings.
 
-import './lib/setup.mjs';
+import { expectRefused as refused, installExitWatchdog } from './lib/peers.mjs';
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { installExitWatchdog } from '../interop/lib/env.mjs';
 import { CometdPeer } from '../interop/lib/cometd.mjs';
 import { FayePeer } from '../interop/lib/faye.mjs';
-import { Refused } from '../interop/lib/peer.mjs';
 import { sign, sleep, startBackend, startHerald } from './lib/herald.mjs';
 
 installExitWatchdog();
@@ -54,18 +52,6 @@ function peer(t, client, name, token, url = herald.url) {
   const p = client.make(url, `${client.kind}-${name}`, token);
   t.after(() => p.close());
   return p;
-}
-
-/** Expects the handshake to be refused with `error`; returns the reply. */
-async function refused(promise, error) {
-  let reply;
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof Refused, `refused by the server, not failed otherwise: ${e.message}`);
-    reply = e.reply;
-    return true;
-  });
-  assert.equal(reply.error, error);
-  return reply;
 }
 
 const handshakes = (p) => p.outgoing.filter((m) => m.channel === '/meta/handshake').length;

@@ -4,15 +4,11 @@
 // alone; a publish offered first to the backend is allowed, rewritten or refused; a backend
 // that is down or slow gives the sender an error within the timeout.
 
-import './lib/setup.mjs';
+import { expectRefused as refused, installExitWatchdog, jwtSignIn, openPeer } from './lib/peers.mjs';
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { installExitWatchdog } from '../interop/lib/env.mjs';
-import { CometdPeer } from '../interop/lib/cometd.mjs';
-import { FayePeer } from '../interop/lib/faye.mjs';
-import { Refused } from '../interop/lib/peer.mjs';
-import { sign, sleep, startBackend, startHerald } from './lib/herald.mjs';
+import { sleep, startBackend, startHerald } from './lib/herald.mjs';
 
 installExitWatchdog();
 
@@ -31,13 +27,7 @@ const backend = await startBackend({ after }, ({ body }) => {
   return { status: 204 };
 });
 
-const herald = await startHerald({ after }, `
-[sign_in]
-anonymous = true
-[sign_in.jwt]
-algorithm = "HS256"
-secret = "${SECRET}"
-
+const herald = await startHerald({ after }, `${jwtSignIn(SECRET)}
 [webhooks]
 url = "${backend.url}/webhook"
 timeout = 500
@@ -54,28 +44,9 @@ services = ["/service/**"]
 publish = ["/moderated/**"]
 `);
 
-async function open(t, kind, user, url = herald.url) {
-  const ext = user ? { token: await sign({ sub: user }, SECRET) } : {};
-  const name = `${kind}-${user ?? 'anonymous'}`;
-  const p =
-    kind === 'cometd'
-      ? new CometdPeer(name, { url, transport: 'long-polling', handshakeProps: { ext } })
-      : new FayePeer(name, { url, handshakeExt: ext });
-  t.after(() => p.close());
-  await p.connect();
-  return p;
-}
-
-async function refused(promise, error) {
-  let reply;
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof Refused, `refused by the server: ${e.message}`);
-    reply = e.reply;
-    return true;
-  });
-  assert.equal(reply.error, error);
-  return reply;
-}
+/** CometD over long-polling, Faye over WebSocket: both transports see the webhooks. */
+const open = (t, kind, user, url = herald.url) =>
+  openPeer(t, { kind, url, user, secret: SECRET, transport: kind === 'cometd' ? 'long-polling' : 'websocket' });
 
 /** CometD's remote call: the answer comes back as the reply's `data`. */
 function remoteCall(peer, target, data) {

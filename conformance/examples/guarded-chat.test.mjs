@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { installExitWatchdog } from '../interop/lib/env.mjs';
 import { CometdPeer } from '../interop/lib/cometd.mjs';
 import { FayePeer } from '../interop/lib/faye.mjs';
-import { Refused } from '../interop/lib/peer.mjs';
+import { expectRefused as refused } from '../interop/lib/peer.mjs';
 
 installExitWatchdog();
 
@@ -41,18 +41,6 @@ async function open(t, client, user) {
   t.after(() => peer.close());
   await peer.connect();
   return peer;
-}
-
-/** Expects `promise` to be refused with exactly `error`; returns the server's reply. */
-async function refused(promise, error) {
-  let reply;
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof Refused, `refused by the server, not failed otherwise: ${e.message}`);
-    reply = e.reply;
-    return true;
-  });
-  assert.equal(reply.error, error);
-  return reply;
 }
 
 for (const client of CLIENTS) {

@@ -160,7 +160,7 @@ pub struct ConfigFile {
     /// Most messages queued for one client.
     pub max_queue: Option<usize>,
     /// Connection types to offer.
-    pub transports: Option<Vec<Spanned<String>>>,
+    pub transports: Option<Vec<super::ConnectionType>>,
     /// Origins allowed to make cross-origin requests.
     pub allowed_origins: Option<Vec<String>>,
     /// Long-polls one browser may hold at once.
@@ -171,6 +171,10 @@ pub struct ConfigFile {
     pub demo: Option<bool>,
     /// Log filter.
     pub log: Option<String>,
+    /// Keys that open the backend API, given as a flag or in the environment (the file's
+    /// own are `[api] keys`); they replace the file's.
+    #[serde(skip)]
+    pub api_keys: Option<Vec<Secret>>,
     /// CometD's extensions.
     #[serde(default)]
     pub extensions: ExtensionsSection,

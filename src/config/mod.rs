@@ -87,47 +87,41 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults, overridden by the file's top-level keys and `[extensions]`.
-    pub fn from_file(
-        file: &file::ConfigFile,
-        source: &file::Source,
-    ) -> Result<Self, Vec<file::ConfigError>> {
-        let mut config = Config::default();
-        let millis =
-            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_millis);
-        config.timeout = millis(file.timeout, config.timeout);
-        config.interval = millis(file.interval, config.interval);
-        config.max_interval = millis(file.max_interval, config.max_interval);
-        if let Some(path) = &file.path {
-            config.path.clone_from(path);
+    /// The defaults, overridden by the file's top-level keys and `[extensions]` (flags and
+    /// environment variables were laid over those already, see `herald`'s `main`).
+    pub fn from_file(file: &file::ConfigFile) -> Self {
+        let defaults = Config::default();
+        let millis = |value: Option<u64>, default| value.map_or(default, Duration::from_millis);
+        Self {
+            path: file.path.clone().unwrap_or(defaults.path),
+            timeout: millis(file.timeout, defaults.timeout),
+            interval: millis(file.interval, defaults.interval),
+            max_interval: millis(file.max_interval, defaults.max_interval),
+            max_body_bytes: file.max_body.unwrap_or(defaults.max_body_bytes),
+            max_queue: file.max_queue.unwrap_or(defaults.max_queue),
+            anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
+            connection_types: file.transports.clone().unwrap_or(defaults.connection_types),
+            allowed_origins: file.allowed_origins.clone(),
+            max_polls_per_browser: file
+                .max_polls_per_browser
+                .unwrap_or(defaults.max_polls_per_browser),
+            ack: file.extensions.ack.unwrap_or(defaults.ack),
+            timesync: file.extensions.timesync.unwrap_or(defaults.timesync),
+            timestamp: file.extensions.timestamp.unwrap_or(defaults.timestamp),
+            ..defaults
         }
-        config.max_body_bytes = file.max_body.unwrap_or(config.max_body_bytes);
-        config.max_queue = file.max_queue.unwrap_or(config.max_queue);
-        config.max_polls_per_browser = file
-            .max_polls_per_browser
-            .unwrap_or(config.max_polls_per_browser);
-        config.anonymous_publish = file.anonymous_publish.unwrap_or(config.anonymous_publish);
-        config.allowed_origins.clone_from(&file.allowed_origins);
-        config.ack = file.extensions.ack.unwrap_or(config.ack);
-        config.timesync = file.extensions.timesync.unwrap_or(config.timesync);
-        config.timestamp = file.extensions.timestamp.unwrap_or(config.timestamp);
-        if let Some(names) = &file.transports {
-            let mut errors = Vec::new();
-            config.connection_types = names
-                .iter()
-                .filter_map(|name| {
-                    let found = ConnectionType::from_name(name.get_ref());
-                    if found.is_none() {
-                        errors.push(source.at(name, "not a transport herald knows"));
-                    }
-                    found
-                })
-                .collect();
-            if !errors.is_empty() {
-                return Err(errors);
-            }
-        }
-        Ok(config)
+    }
+}
+
+/// A transport's wire name in the configuration file; an unknown one is an error at its
+/// place in the file.
+impl<'de> serde::Deserialize<'de> for ConnectionType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        ConnectionType::from_name(&name).ok_or_else(|| {
+            let known: Vec<_> = ConnectionType::ALL.iter().map(|t| t.as_str()).collect();
+            serde::de::Error::custom(format!("unknown transport; known: {}", known.join(", ")))
+        })
     }
 }
 

@@ -16,17 +16,19 @@ export const HERALD_BIN = process.env.HERALD_BIN || join(ROOT, 'target/release/h
 
 /**
  * Writes `toml` (and `files`, by name, beside it) to a fresh folder and starts herald with
- * `--config` on a free loopback port; stopped when the test file ends. Resolves with
+ * `--config` (plus `args` and the environment `env`) on a free loopback port; stopped when
+ * the test file ends. Resolves with
  * `{ url, base, log(), stop() }`: the Bayeux endpoint, the server's root, and everything
  * it logged so far.
  */
-export async function startHerald(t, toml, { files = {}, args = [] } = {}) {
+export async function startHerald(t, toml, { files = {}, args = [], env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'herald-apps-'));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   const config = join(dir, 'herald.toml');
   writeFileSync(config, `bind = "127.0.0.1:0"\ntimeout = 2000\nmax_interval = 2000\n${toml}`);
   const child = spawn(HERALD_BIN, ['--config', config, '--log', 'debug', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));

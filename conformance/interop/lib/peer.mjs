@@ -2,6 +2,7 @@
 // peer for a test, and the factory the scenarios take in place of a peer class, so that
 // one scenario runs over every transport of every client.
 
+import assert from 'node:assert/strict';
 import { Recorder } from './wait.mjs';
 
 /**
@@ -13,6 +14,18 @@ export class Refused extends Error {
     super(text);
     this.reply = reply;
   }
+}
+
+/** Expects `promise` to be refused by the server with exactly `error`; returns the reply. */
+export async function expectRefused(promise, error) {
+  let reply;
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof Refused, `refused by the server, not failed otherwise: ${e.message}`);
+    reply = e.reply;
+    return true;
+  });
+  assert.equal(reply.error, error);
+  return reply;
 }
 
 export class Peer {

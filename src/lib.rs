@@ -24,12 +24,16 @@
 //! - [`cluster`]: the seam between nodes, and the in-process cluster.
 //! - [`bayeux`]: the protocol core: meta channels, publishing, held connects, the outbound
 //!   door.
-//! - [`extension`], [`security`], [`listener`]: what an application plugs in; [`local`]:
-//!   server-side sessions; [`service`]: `/service/**` handlers.
+//! - [`extension`], [`security`], [`sign_in`], [`filter`], [`listener`]: what an
+//!   application plugs in; [`local`]: server-side sessions; [`service`]: `/service/**`
+//!   handlers.
+//! - [`app`]: the same hooks set up by the configuration file: sign-in, channel rules,
+//!   presence, webhooks, the backend API.
 //! - [`transport`]: long-polling, JSONP, WebSocket and EventSource, translating bytes to
 //!   messages and back.
 //! - [`request`]: the request details that travel with each message.
-//! - [`config`]: the settings; [`builder`]: putting a server together.
+//! - [`config`]: the settings and the configuration file; [`builder`]: putting a server
+//!   together.
 //! - [`server`]: the HTTP/1.1 accept loop the binary serves the router with.
 //!
 //! # Embedding

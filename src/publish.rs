@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use serde_json::value::RawValue;
 
+/// How long a script waits for herald before giving up, rather than hanging a cron job.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Publishes one message through the backend API.
 #[derive(Debug, clap::Args)]
 pub struct Publish {
@@ -53,6 +56,7 @@ impl Publish {
         let url = format!("{}/api/publish", self.url.trim_end_matches('/'));
         let response = reqwest::Client::new()
             .post(&url)
+            .timeout(TIMEOUT)
             .bearer_auth(&self.key)
             .json(&body)
             .send()

@@ -106,13 +106,52 @@ impl Backend {
         }
     }
 
-    /// The URL, for logs (the secret is a header, never in it).
-    pub fn url(&self) -> &str {
-        self.url.as_str()
+    /// The URL for logs: scheme, host and path, without a password or query that may
+    /// carry a credential.
+    pub fn url(&self) -> String {
+        let url = &self.url;
+        let port = url
+            .port()
+            .map(|port| format!(":{port}"))
+            .unwrap_or_default();
+        let host = url.host_str().unwrap_or_default();
+        format!("{}://{host}{port}{}", url.scheme(), url.path())
     }
 }
 
 /// A transport failure, without the URL's query (reqwest's message names the URL).
 fn unavailable(error: reqwest::Error) -> BackendError {
     BackendError::Unavailable(error.without_url().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(url: &str) -> Result<Backend, ConfigError> {
+        let url = toml::Spanned::new(0..0, url.to_owned());
+        Backend::new(&url, None, None, &Source::default())
+    }
+
+    #[test]
+    fn logged_urls_keep_no_credentials_and_odd_urls_are_refused() {
+        let shown = backend("http://user:pw@127.0.0.1:9000/hook?key=k")
+            .unwrap()
+            .url();
+        assert_eq!(shown, "http://127.0.0.1:9000/hook");
+        assert!(backend("ftp://127.0.0.1/").is_err());
+        assert!(backend("not a url").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_is_not_there_is_unavailable() {
+        let closed = backend("http://127.0.0.1:9/").unwrap();
+        let answer = closed
+            .post::<serde_json::Value>(&serde_json::json!({}))
+            .await;
+        assert!(
+            matches!(answer, Err(BackendError::Unavailable(_))),
+            "{answer:?}"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! connects, timeouts and expiry run in no real time.
 
 mod ack;
+mod apps;
 mod hooks;
 mod meta;
 

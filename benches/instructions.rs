@@ -13,6 +13,11 @@
 //! ```
 //!
 //! (instructions at 1200 − instructions at 200) / 1000 = instructions per cycle.
+//!
+//! A configuration file as the second argument builds the server from it, as `herald
+//! --config` does, to measure what its sign-in and channel rules cost per cycle (the
+//! client handshakes without a token, so the file should allow anonymous clients on
+//! `/bench/x`).
 
 use axum::body::Body;
 use axum::http::{header, Request};
@@ -44,8 +49,15 @@ fn main() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let herald = herald::Herald::new(herald::Config::default());
-        let router = herald.router();
+        let router = match std::env::args().nth(2) {
+            None => herald::Herald::new(herald::Config::default()).router(),
+            Some(path) => {
+                let (file, source) = herald::config::file::load(path.as_ref()).expect("a file");
+                let app = herald::app::App::from_file(&file, &source).expect("a valid file");
+                let config = herald::Config::from_file(&file);
+                app.build(herald::Herald::builder().config(config)).router
+            }
+        };
         let handshake = r#"[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]"#;
         let reply = call(&router, handshake.into()).await;
         let id = reply[0]["clientId"].as_str().expect("a client id").to_owned();

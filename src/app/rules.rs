@@ -16,7 +16,8 @@ use crate::session::ServerSession;
 use crate::BoxFuture;
 
 /// What a signed-in user's credential says they may use; `None` leaves the rules alone,
-/// a list narrows them to the channels it covers (RUL-4).
+/// a list narrows them to the channels it covers (RUL-4). Kept on the session as an
+/// `Arc<Grants>`, read on every subscribe and publish without copying the lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
     /// Patterns the user may subscribe to.
@@ -76,12 +77,11 @@ impl RulePattern {
                 })
     }
 
-    /// Whether every channel `pattern` reaches is one this rule covers.
-    fn covers(&self, pattern: &ChannelPattern) -> bool {
-        let base: Vec<&str> = pattern.base_segments().collect();
-        let (mine, theirs) = (self.base.len(), base.len());
-        self.prefix_of(&base)
-            && match (self.wildcard, pattern.wildcard()) {
+    /// Whether every channel `target` reaches is one this rule covers.
+    fn covers(&self, target: &Target<'_>) -> bool {
+        let (mine, theirs) = (self.base.len(), target.base.len());
+        self.prefix_of(&target.base)
+            && match (self.wildcard, target.wildcard) {
                 (Wildcard::None, Wildcard::None) => mine == theirs,
                 (Wildcard::One, Wildcard::None) => mine + 1 == theirs,
                 (Wildcard::One, Wildcard::One) => mine == theirs,
@@ -91,18 +91,15 @@ impl RulePattern {
             }
     }
 
-    /// Whether some channel is both this rule's and `pattern`'s.
-    fn overlaps(&self, pattern: &ChannelPattern) -> bool {
-        let base: Vec<&str> = pattern.base_segments().collect();
-        let shared = self.base.len().min(base.len());
-        let prefix_agrees =
-            self.base[..shared]
-                .iter()
-                .zip(&base[..shared])
-                .all(|(mine, theirs)| match mine {
-                    Segment::Literal(literal) => **literal == **theirs,
-                    Segment::User => true,
-                });
+    /// Whether some channel is both this rule's and `target`'s.
+    fn overlaps(&self, target: &Target<'_>) -> bool {
+        let shared = self.base.len().min(target.base.len());
+        let prefix_agrees = self.base[..shared].iter().zip(&target.base[..shared]).all(
+            |(mine, theirs)| match mine {
+                Segment::Literal(literal) => **literal == **theirs,
+                Segment::User => true,
+            },
+        );
         // The channel depths each side reaches: [low, high].
         let depths = |len: usize, wildcard| match wildcard {
             Wildcard::None => (len, len),
@@ -110,16 +107,30 @@ impl RulePattern {
             Wildcard::Deep => (len + 1, usize::MAX),
         };
         let (low_a, high_a) = depths(self.base.len(), self.wildcard);
-        let (low_b, high_b) = depths(base.len(), pattern.wildcard());
+        let (low_b, high_b) = depths(target.base.len(), target.wildcard);
         prefix_agrees && low_a.max(low_b) <= high_a.min(high_b)
     }
 
-    /// Whether every channel `pattern` reaches carries `user` where this rule has `{user}`.
-    fn owned_by(&self, pattern: &ChannelPattern, user: &str) -> bool {
-        let base: Vec<&str> = pattern.base_segments().collect();
+    /// Whether every channel `target` reaches carries `user` where this rule has `{user}`.
+    fn owned_by(&self, target: &Target<'_>, user: &str) -> bool {
         self.base.iter().enumerate().all(|(i, segment)| {
-            *segment != Segment::User || base.get(i).is_some_and(|theirs| *theirs == user)
+            *segment != Segment::User || target.base.get(i).is_some_and(|theirs| *theirs == user)
         })
+    }
+}
+
+/// The channel or pattern being checked, split into segments once for every rule.
+struct Target<'a> {
+    base: Vec<&'a str>,
+    wildcard: Wildcard,
+}
+
+impl<'a> Target<'a> {
+    fn of(pattern: &'a ChannelPattern) -> Self {
+        Self {
+            base: pattern.base_segments().collect(),
+            wildcard: pattern.wildcard(),
+        }
     }
 }
 
@@ -176,21 +187,18 @@ impl Rules {
 
     /// Whether the rule deciding `channel` announces who joins and leaves it.
     pub fn has_presence(&self, channel: &ChannelPattern) -> bool {
+        let target = Target::of(channel);
         self.rules
             .iter()
-            .find(|rule| rule.pattern.covers(channel))
+            .find(|rule| rule.pattern.covers(&target))
             .is_some_and(|rule| rule.presence)
     }
 
     /// Whether `session` may subscribe to `channel`.
     pub fn may_subscribe(&self, session: &ServerSession, channel: &ChannelPattern) -> bool {
-        let grants = session.attribute::<Grants>().unwrap_or_default();
-        self.allows(
-            channel,
-            Some(session),
-            grants.subscribe.as_deref(),
-            |rule| rule.subscribe,
-        )
+        let grants = session.attribute::<Arc<Grants>>();
+        let granted = grants.as_ref().and_then(|g| g.subscribe.as_deref());
+        self.allows(channel, Some(session), granted, |rule| rule.subscribe)
     }
 
     /// Whether `session` (none: anonymous) may publish to `channel`.
@@ -199,12 +207,9 @@ impl Rules {
         if self.reserved.as_ref().is_some_and(|r| r.covers(&pattern)) {
             return false;
         }
-        let grants = session
-            .and_then(|s| s.attribute::<Grants>())
-            .unwrap_or_default();
-        self.allows(&pattern, session, grants.publish.as_deref(), |rule| {
-            rule.publish
-        })
+        let grants = session.and_then(|s| s.attribute::<Arc<Grants>>());
+        let granted = grants.as_ref().and_then(|g| g.publish.as_deref());
+        self.allows(&pattern, session, granted, |rule| rule.publish)
     }
 
     fn allows(
@@ -219,16 +224,17 @@ impl Rules {
         if in_grants == Some(false) {
             return false;
         }
-        let deciding = self.rules.iter().position(|r| r.pattern.covers(channel));
+        let target = Target::of(channel);
+        let deciding = self.rules.iter().position(|r| r.pattern.covers(&target));
         let end = deciding.map_or(self.rules.len(), |i| i + 1);
         self.rules[..end]
             .iter()
-            .filter(|rule| rule.pattern.overlaps(channel))
+            .filter(|rule| rule.pattern.overlaps(&target))
             .all(|rule| match who(rule) {
                 Who::Anyone => true,
                 Who::Users => user.is_some(),
                 Who::Token => in_grants == Some(true),
-                Who::Owner => user.is_some_and(|user| rule.pattern.owned_by(channel, user)),
+                Who::Owner => user.is_some_and(|user| rule.pattern.owned_by(&target, user)),
                 Who::Backend => false,
             })
     }

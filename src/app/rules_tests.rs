@@ -17,7 +17,7 @@ fn session(user: Option<&str>, grants: Option<Grants>) -> ServerSession {
         session.set_user(user);
     }
     if let Some(grants) = grants {
-        session.set_attribute(grants);
+        session.set_attribute(Arc::new(grants));
     }
     session
 }
@@ -107,17 +107,25 @@ fn token_grants_open_token_channels_and_narrow_the_rest() {
 #[test]
 fn rule_patterns_cover_and_overlap_like_channel_sets() {
     let rule = |text| RulePattern::parse(text).unwrap();
-    assert!(rule("/a/**").covers(&pattern("/a/*")));
-    assert!(rule("/a/**").covers(&pattern("/a/b/**")));
-    assert!(!rule("/a/**").covers(&pattern("/a")));
-    assert!(!rule("/a/*").covers(&pattern("/a/**")));
-    assert!(rule("/{user}/x").covers(&pattern("/ada/x")));
-    assert!(rule("/a/b").overlaps(&pattern("/a/*")));
-    assert!(rule("/a/b/c").overlaps(&pattern("/a/**")));
-    assert!(!rule("/a/b/c").overlaps(&pattern("/a/*")));
-    assert!(!rule("/a/**").overlaps(&pattern("/a")));
-    assert!(rule("/**").overlaps(&pattern("/x")));
-    assert!(!rule("/a/*").overlaps(&pattern("/b/*")));
+    let patterns: Vec<_> = ["/a/*", "/a/b/**", "/a", "/a/**", "/ada/x", "/b/*", "/x"]
+        .into_iter()
+        .map(pattern)
+        .collect();
+    let target = |text: &str| {
+        let found = patterns.iter().find(|p| p.as_str() == text).unwrap();
+        Target::of(found)
+    };
+    assert!(rule("/a/**").covers(&target("/a/*")));
+    assert!(rule("/a/**").covers(&target("/a/b/**")));
+    assert!(!rule("/a/**").covers(&target("/a")));
+    assert!(!rule("/a/*").covers(&target("/a/**")));
+    assert!(rule("/{user}/x").covers(&target("/ada/x")));
+    assert!(rule("/a/b").overlaps(&target("/a/*")));
+    assert!(rule("/a/b/c").overlaps(&target("/a/**")));
+    assert!(!rule("/a/b/c").overlaps(&target("/a/*")));
+    assert!(!rule("/a/**").overlaps(&target("/a")));
+    assert!(rule("/**").overlaps(&target("/x")));
+    assert!(!rule("/a/*").overlaps(&target("/b/*")));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! cannot set headers) all have a way to present it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -159,7 +160,7 @@ impl ConfiguredSignIn {
             }
         };
         session.set_user(&user);
-        session.set_attribute(grants);
+        session.set_attribute(Arc::new(grants));
         Ok(())
     }
 }

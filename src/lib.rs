@@ -180,6 +180,11 @@ impl Herald {
         LocalSession::handshake(&self.core).await
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &Config {
+        self.core.config()
+    }
+
     /// How many sessions this node holds.
     pub fn session_count(&self) -> usize {
         self.core.session_count()

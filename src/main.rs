@@ -69,6 +69,13 @@ struct Serve {
     /// Largest request body, in bytes [default: 1048576].
     #[arg(long, env = "HERALD_MAX_BODY")]
     max_body: Option<usize>,
+    /// How long a request's body may take to arrive, in ms; then 408 [default: 30000].
+    #[arg(long, env = "HERALD_BODY_TIMEOUT")]
+    body_timeout: Option<u64>,
+    /// How long a connection may take to send a request's headers, from when it opens or
+    /// from its previous answer, in ms; then it is closed [default: 30000].
+    #[arg(long, env = "HERALD_IDLE_TIMEOUT")]
+    idle_timeout: Option<u64>,
     /// Most messages queued for one client before its session is ended [default: 10000].
     #[arg(long, env = "HERALD_MAX_QUEUE")]
     max_queue: Option<usize>,
@@ -169,6 +176,8 @@ impl Serve {
         or(self.timeout, &mut file.timeout);
         or(self.interval, &mut file.interval);
         or(self.max_interval, &mut file.max_interval);
+        or(self.body_timeout, &mut file.body_timeout);
+        or(self.idle_timeout, &mut file.idle_timeout);
         file.bind = self.bind.or(file.bind);
         file.path = self.path.or(file.path.take());
         file.max_body = self.max_body.or(file.max_body);
@@ -219,7 +228,10 @@ async fn serve(args: Serve) -> std::io::Result<ExitCode> {
         "herald listening on http://{address}{endpoint} (demo page at http://{address}/)"
     );
     let stopping = herald.clone();
-    herald::server::serve(listener, router, async move {
+    let options = herald::server::Options {
+        idle_timeout: herald.config().idle_timeout,
+    };
+    herald::server::serve_with(listener, router, options, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: answering held connects");
         stopping.shutdown();

@@ -17,7 +17,7 @@ use axum::http::Request;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -34,14 +34,42 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// from stopping.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How long a connection may take to send a request's headers, counted from when it
+    /// opens or from its previous answer; then it is closed (LIM-1). One timer, hyper's
+    /// header read timeout, bounds both a client that never finishes its headers and an
+    /// idle keep-alive connection.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            idle_timeout: crate::Config::default().idle_timeout,
+        }
+    }
+}
+
+/// Serves `router` on `listener` with the default [`Options`]; see [`serve_with`].
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    serve_with(listener, router, Options::default(), shutdown).await
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, asks every
 /// connection to close once its current exchange is answered, and returns when all have
 /// (a connection still busy 10 s after that is dropped).
 /// Whoever resolves `shutdown` must also make held exchanges answer (see
 /// [`crate::Herald::shutdown`]), or this waits for them.
-pub async fn serve(
+pub async fn serve_with(
     listener: TcpListener,
     router: Router,
+    options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let connections = TaskTracker::new();
@@ -64,6 +92,7 @@ pub async fn serve(
             tcp,
             peer,
             router.clone(),
+            options,
             stopping.clone(),
         ));
     }
@@ -78,6 +107,7 @@ async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
     router: Router,
+    options: Options,
     stopping: CancellationToken,
 ) {
     // Bayeux replies and pushes are small writes that must leave at once: no Nagle delay.
@@ -91,6 +121,8 @@ async fn serve_connection(
         request
     });
     let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.idle_timeout)
         .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(connection);

@@ -157,6 +157,11 @@ pub struct ConfigFile {
     pub max_interval: Option<u64>,
     /// Largest request body, in bytes.
     pub max_body: Option<usize>,
+    /// How long a request's body may take to arrive, in ms.
+    pub body_timeout: Option<u64>,
+    /// How long a connection may take to send a request's headers, from when it opens or
+    /// from its previous answer, in ms.
+    pub idle_timeout: Option<u64>,
     /// Most messages queued for one client.
     pub max_queue: Option<usize>,
     /// Connection types to offer.

@@ -59,6 +59,12 @@ pub struct Config {
     pub max_interval: Duration,
     /// The largest request body accepted (HTTP-5).
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive (LIM-2).
+    pub body_timeout: Duration,
+    /// How long a connection may take to send a request's headers, counted from when it
+    /// opens or from its previous answer: the header read timeout and the keep-alive idle
+    /// timeout in one (LIM-1).
+    pub idle_timeout: Duration,
     /// The most messages a session may have waiting (SES-4).
     pub max_queue: usize,
     /// Accept publishes without a session (PUB-1), as Faye does.
@@ -98,6 +104,8 @@ impl Config {
             interval: millis(file.interval, defaults.interval),
             max_interval: millis(file.max_interval, defaults.max_interval),
             max_body_bytes: file.max_body.unwrap_or(defaults.max_body_bytes),
+            body_timeout: millis(file.body_timeout, defaults.body_timeout),
+            idle_timeout: millis(file.idle_timeout, defaults.idle_timeout),
             max_queue: file.max_queue.unwrap_or(defaults.max_queue),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
             connection_types: file.transports.clone().unwrap_or(defaults.connection_types),
@@ -133,6 +141,8 @@ impl Default for Config {
             interval: Duration::ZERO,
             max_interval: Duration::from_millis(10_000),
             max_body_bytes: 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
             max_queue: 10_000,
             anonymous_publish: false,
             connection_types: ConnectionType::ALL.to_vec(),

@@ -16,6 +16,9 @@ pub enum TransportError {
     /// The body is over the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The body did not arrive within the body timeout (LIM-2).
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// A method no transport answers.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -38,6 +41,7 @@ impl IntoResponse for TransportError {
         let status = match self {
             TransportError::BadRequest(_) | TransportError::Disabled(_) => StatusCode::BAD_REQUEST,
             TransportError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TransportError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             TransportError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         };
         (

@@ -5,7 +5,9 @@
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::BytesMut;
+use http_body_util::BodyExt;
+use std::time::Duration;
 
 use std::sync::Arc;
 
@@ -20,25 +22,66 @@ pub async fn handle(
     request: RequestInfo,
     body: Body,
 ) -> Result<Response, TransportError> {
-    let limit = bayeux.config().max_body_bytes;
-    // A declared length over the limit is refused before a byte of the body is read.
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(TransportError::PayloadTooLarge);
-    }
-    let body = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|error| {
-            if error.is::<LengthLimitError>() {
-                TransportError::PayloadTooLarge
-            } else {
-                TransportError::BadRequest("unreadable body")
-            }
-        })?
-        .to_bytes();
+    let config = bayeux.config();
+    let body = read_body(body, declared, config.max_body_bytes, config.body_timeout).await?;
     let json = messages_json(body)?;
     let (body, cookie) = super::exchange(bayeux, json, request).await?;
     Ok(super::reply("application/json;charset=UTF-8", cookie, body))
+}
+
+/// How much of a body over the limit is read and thrown away after the 413 is sent, and for
+/// how long: a client still sending then reads its answer instead of a reset (closing a
+/// connection with unread data resets it). A client that sends more, or stalls, is closed.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// The body, whole, if it is at most `limit` bytes and arrives within `timeout` (HTTP-5,
+/// LIM-2). Past the limit (at once when `Content-Length` says so) the answer is 413, sent
+/// straight away, while the rest is read and discarded in the background (LIM-3).
+async fn read_body(
+    mut body: Body,
+    declared: Option<u64>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, TransportError> {
+    let limit = limit as u64;
+    let read = async {
+        let mut kept = BytesMut::new();
+        if declared.is_some_and(|length| length > limit) {
+            tokio::spawn(drain(body));
+            return Err(TransportError::PayloadTooLarge);
+        }
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| TransportError::BadRequest("unreadable body"))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if kept.len() as u64 + data.len() as u64 > limit {
+                tokio::spawn(drain(body));
+                return Err(TransportError::PayloadTooLarge);
+            }
+            kept.extend_from_slice(&data);
+        }
+        Ok(kept.freeze())
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| TransportError::RequestTimeout)?
+}
+
+/// Reads and discards what is left of a refused body, up to [`DRAIN_LIMIT`] bytes within
+/// [`DRAIN_TIME`].
+async fn drain(mut body: Body) {
+    let discard = async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |data| data.len() as u64);
+            if seen > DRAIN_LIMIT {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
 /// The JSON text of the messages: the body itself, or its form field `message` when the

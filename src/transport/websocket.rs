@@ -63,6 +63,15 @@ pub fn upgrade(bayeux: Arc<Bayeux>, upgrade: WebSocketUpgrade, request: RequestI
         .on_upgrade(move |socket| serve(bayeux, socket, request))
 }
 
+/// Whether a read failed on a text frame that is not UTF-8 (the WebSocket stack's own
+/// error, under axum's).
+fn is_invalid_utf8(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|error| matches!(error, tungstenite::Error::Utf8(_)))
+}
+
 async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
     let (sink, mut frames) = socket.split();
     // Unbounded: the reader only adds a reply per frame it read, so the client's own pace
@@ -95,7 +104,16 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
                 let _ = outgoing.send(Outgoing::Close(None));
                 break;
             }
-            Some(Err(_)) | None => break,
+            // A text frame that is not UTF-8 gets the close the spec promises (TR-2), not
+            // a dropped connection; other read errors leave nobody to tell.
+            Some(Err(error)) => {
+                if is_invalid_utf8(error) {
+                    let close = Some((INVALID_PAYLOAD, "text frames must be UTF-8"));
+                    let _ = outgoing.send(Outgoing::Close(close));
+                }
+                break;
+            }
+            None => break,
         };
         let Ok(batch) = parse_batch(text.as_bytes()) else {
             let close = Some((INVALID_PAYLOAD, "malformed JSON messages"));

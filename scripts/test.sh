@@ -132,7 +132,7 @@ conformance/.venv/bin/pip install --quiet --disable-pip-version-check -r conform
 HERALD_BIN=target/release/herald conformance/.venv/bin/python -m unittest -v conformance/apps/python/test_aiocometd.py
 
 # spec/limits.md: hostile clients, each test one finding, against a herald with short limits.
-step "hostile: slow, stalled and oversized requests, bad WebSocket frames"
+step "hostile: slow, stalled and oversized requests, bad WebSocket frames, WebSocket clients that stop reading"
 HERALD_BIN=target/release/herald node --test --test-concurrency=1 conformance/hostile/
 
 step "benchmark smoke: herald-bench runs every scenario against herald (no timings asserted)"

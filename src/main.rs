@@ -69,6 +69,10 @@ struct Serve {
     /// Largest request body, in bytes [default: 1048576].
     #[arg(long, env = "HERALD_MAX_BODY")]
     max_body: Option<usize>,
+    /// How long a WebSocket may go without taking a frame herald writes, in ms; then its
+    /// session is cut off [default: 30000].
+    #[arg(long, env = "HERALD_WRITE_TIMEOUT")]
+    write_timeout: Option<u64>,
     /// How long a request's body may take to arrive, in ms; then 408 [default: 30000].
     #[arg(long, env = "HERALD_BODY_TIMEOUT")]
     body_timeout: Option<u64>,
@@ -177,6 +181,7 @@ impl Serve {
         or(self.interval, &mut file.interval);
         or(self.max_interval, &mut file.max_interval);
         or(self.body_timeout, &mut file.body_timeout);
+        or(self.write_timeout, &mut file.write_timeout);
         or(self.idle_timeout, &mut file.idle_timeout);
         file.bind = self.bind.or(file.bind);
         file.path = self.path.or(file.path.take());

@@ -10,7 +10,9 @@ use bytes::Bytes;
 
 use super::Bayeux;
 use crate::protocol::{events_json, FrozenEvent};
-use crate::session::{Claim, ServerSession, Session, StreamKind, StreamTicket, Taken, Wake};
+use crate::session::{
+    Claim, EndReason, ServerSession, Session, StreamKind, StreamTicket, Taken, Wake,
+};
 
 impl Bayeux {
     /// What `claim` takes from `session` now, after the per-recipient hooks.
@@ -75,6 +77,13 @@ impl PushStream {
                 return Some(taken.events);
             }
         }
+    }
+
+    /// Ends the session behind this stream: its client stopped reading for too long
+    /// (LIM-4). Its next connect, on any transport, is sent back to handshake.
+    pub fn cut_off(self) {
+        tracing::warn!(client_id = self.session.id(), "slow consumer cut off");
+        self.core.end_session(&self.session, EndReason::TooSlow);
     }
 
     /// [`PushStream::next`] as one JSON array.

@@ -157,6 +157,9 @@ pub struct ConfigFile {
     pub max_interval: Option<u64>,
     /// Largest request body, in bytes.
     pub max_body: Option<usize>,
+    /// How long a WebSocket may go without taking a frame before its session is cut off,
+    /// in ms.
+    pub write_timeout: Option<u64>,
     /// How long a request's body may take to arrive, in ms.
     pub body_timeout: Option<u64>,
     /// How long a connection may take to send a request's headers, from when it opens or

@@ -59,6 +59,9 @@ pub struct Config {
     pub max_interval: Duration,
     /// The largest request body accepted (HTTP-5).
     pub max_body_bytes: usize,
+    /// How long a WebSocket may go without taking a frame herald writes before its session
+    /// is cut off (LIM-4).
+    pub write_timeout: Duration,
     /// How long a request's body may take to arrive (LIM-2).
     pub body_timeout: Duration,
     /// How long a connection may take to send a request's headers, counted from when it
@@ -105,6 +108,7 @@ impl Config {
             max_interval: millis(file.max_interval, defaults.max_interval),
             max_body_bytes: file.max_body.unwrap_or(defaults.max_body_bytes),
             body_timeout: millis(file.body_timeout, defaults.body_timeout),
+            write_timeout: millis(file.write_timeout, defaults.write_timeout),
             idle_timeout: millis(file.idle_timeout, defaults.idle_timeout),
             max_queue: file.max_queue.unwrap_or(defaults.max_queue),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
@@ -142,6 +146,7 @@ impl Default for Config {
             max_interval: Duration::from_millis(10_000),
             max_body_bytes: 1024 * 1024,
             body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
             max_queue: 10_000,
             anonymous_publish: false,

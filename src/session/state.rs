@@ -11,6 +11,9 @@ pub enum EndReason {
     Overflowed,
     /// The application (or the backend API) removed it: the client is told to stop.
     Removed,
+    /// It stopped reading what its push stream sent for longer than the write timeout
+    /// (LIM-4): cut off, its client must handshake again.
+    TooSlow,
 }
 
 /// Where a session is in its life.

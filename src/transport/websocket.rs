@@ -27,6 +27,19 @@ const INVALID_PAYLOAD: u16 = 1007;
 const UNSUPPORTED_DATA: u16 = 1003;
 /// Close code on server shutdown (RFC 6455: going away).
 const GOING_AWAY: u16 = 1001;
+/// Close code for a client breaking a limit (RFC 6455: policy violation).
+const POLICY_VIOLATION: u16 = 1008;
+
+/// Frames the reader may have waiting for the writer. When the client does not read, the
+/// writer waits on the socket, this fills, and the reader stops reading the client's
+/// frames: what the client sends is held back in its own buffers, not herald's (LIM-4).
+const PENDING_FRAMES: usize = 32;
+
+/// Pings a client may send per second (averaged over [`PING_WINDOW`]). The WebSocket
+/// stack queues a pong for each; a client that floods pings without reading the pongs
+/// would grow that queue without end (LIM-5).
+const PINGS_PER_SECOND: u32 = 16;
+const PING_WINDOW: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// What the reader and the connect tasks hand the writer, in the order it must be sent.
 enum Outgoing {
@@ -74,10 +87,10 @@ fn is_invalid_utf8(error: axum::Error) -> bool {
 
 async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
     let (sink, mut frames) = socket.split();
-    // Unbounded: the reader only adds a reply per frame it read, so the client's own pace
-    // bounds it; pushed messages do not pass here (the writer takes them from its stream).
-    let (outgoing, pending) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write(sink, pending));
+    // Pushed messages do not pass here: the writer takes them from its stream.
+    let (outgoing, pending) = mpsc::channel(PENDING_FRAMES);
+    let writer = tokio::spawn(write(sink, pending, bayeux.config().write_timeout));
+    let mut pings = PingBudget::new();
     // The task finishing the latest connect held on this socket.
     let mut held: Option<JoinHandle<()>> = None;
     let inbound = Inbound {
@@ -88,7 +101,7 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
         let frame = tokio::select! {
             frame = frames.next() => frame,
             _ = bayeux.shutting_down() => {
-                let _ = outgoing.send(Outgoing::Close(Some((GOING_AWAY, "server shutting down"))));
+                let _ = outgoing.send(Outgoing::Close(Some((GOING_AWAY, "server shutting down")))).await;
                 break;
             }
         };
@@ -96,12 +109,20 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
                 let close = Some((UNSUPPORTED_DATA, "text frames only"));
-                let _ = outgoing.send(Outgoing::Close(close));
+                let _ = outgoing.send(Outgoing::Close(close)).await;
                 break;
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Ping(_))) => {
+                if pings.spend() {
+                    continue;
+                }
+                let close = Some((POLICY_VIOLATION, "too many pings"));
+                let _ = outgoing.send(Outgoing::Close(close)).await;
+                break;
+            }
+            Some(Ok(Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_))) => {
-                let _ = outgoing.send(Outgoing::Close(None));
+                let _ = outgoing.send(Outgoing::Close(None)).await;
                 break;
             }
             // A text frame that is not UTF-8 gets the close the spec promises (TR-2), not
@@ -109,7 +130,7 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
             Some(Err(error)) => {
                 if is_invalid_utf8(error) {
                     let close = Some((INVALID_PAYLOAD, "text frames must be UTF-8"));
-                    let _ = outgoing.send(Outgoing::Close(close));
+                    let _ = outgoing.send(Outgoing::Close(close)).await;
                 }
                 break;
             }
@@ -117,7 +138,7 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
         };
         let Ok(batch) = parse_batch(text.as_bytes()) else {
             let close = Some((INVALID_PAYLOAD, "malformed JSON messages"));
-            let _ = outgoing.send(Outgoing::Close(close));
+            let _ = outgoing.send(Outgoing::Close(close)).await;
             break;
         };
         let empty = batch.is_empty();
@@ -131,10 +152,13 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
             }
         }
         if !processed.response.is_empty() || empty {
-            let _ = outgoing.send(Outgoing::Frame(processed.response.to_json()));
+            let frame = Outgoing::Frame(processed.response.to_json());
+            if outgoing.send(frame).await.is_err() {
+                break;
+            }
         }
         if let Some(stream) = processed.stream {
-            let _ = outgoing.send(Outgoing::Push(stream));
+            let _ = outgoing.send(Outgoing::Push(stream)).await;
         }
         if let Some(connect) = processed.connect {
             let bayeux = Arc::clone(&bayeux);
@@ -144,18 +168,23 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
                 let mut response = BayeuxResponse::default();
                 response.set_connect(events, reply);
                 // The socket may be gone by now; the reply then has no one to reach.
-                let _ = outgoing.send(Outgoing::Frame(response.to_json()));
+                let _ = outgoing.send(Outgoing::Frame(response.to_json())).await;
             }));
         }
     }
-    let _ = outgoing.send(Outgoing::Detach);
+    // The writer may be stuck on a client that does not read: it ends by its timeout.
+    let _ = outgoing.try_send(Outgoing::Detach);
     drop(outgoing);
     let _ = writer.await;
 }
 
+/// Writes what the reader and the push stream hand over, in order. A frame the socket does
+/// not take within `timeout` means the client stopped reading: the socket is dropped and
+/// the session behind the push stream, if any, cut off (LIM-4).
 async fn write(
     mut sink: SplitSink<WebSocket, Message>,
-    mut pending: mpsc::UnboundedReceiver<Outgoing>,
+    mut pending: mpsc::Receiver<Outgoing>,
+    timeout: std::time::Duration,
 ) {
     let mut push: Option<PushStream> = None;
     loop {
@@ -177,7 +206,17 @@ async fn write(
         };
         let sent = match outgoing {
             Outgoing::Frame(bytes) => match Utf8Bytes::try_from(bytes) {
-                Ok(text) => sink.send(Message::Text(text)).await,
+                Ok(text) => {
+                    match tokio::time::timeout(timeout, sink.send(Message::Text(text))).await {
+                        Ok(sent) => sent,
+                        Err(_) => {
+                            if let Some(stream) = push.take() {
+                                stream.cut_off();
+                            }
+                            break;
+                        }
+                    }
+                }
                 Err(_) => continue,
             },
             Outgoing::Push(stream) => {
@@ -194,17 +233,45 @@ async fn write(
                         code,
                         reason: reason.into(),
                     };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let close = sink.send(Message::Close(Some(frame)));
+                    let _ = tokio::time::timeout(timeout, close).await;
                 }
                 // Flushes the close handshake (tungstenite queues the answer to the
                 // client's close frame itself) before the socket is dropped.
-                let _ = sink.close().await;
+                let _ = tokio::time::timeout(timeout, sink.close()).await;
                 break;
             }
         };
         if sent.is_err() {
             break;
         }
+    }
+}
+
+/// How many pings a client may still send: [`PINGS_PER_SECOND`] over each
+/// [`PING_WINDOW`].
+struct PingBudget {
+    window_start: tokio::time::Instant,
+    spent: u32,
+}
+
+impl PingBudget {
+    fn new() -> Self {
+        Self {
+            window_start: tokio::time::Instant::now(),
+            spent: 0,
+        }
+    }
+
+    /// Counts one ping; `false` once the client has sent more than its share.
+    fn spend(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        if now.duration_since(self.window_start) > PING_WINDOW {
+            self.window_start = now;
+            self.spent = 0;
+        }
+        self.spent += 1;
+        self.spent <= PINGS_PER_SECOND * PING_WINDOW.as_secs() as u32
     }
 }
 

@@ -50,7 +50,7 @@ export async function startHerald(t, toml, { files = {}, args = [], env = {} } =
     child.stderr.on('data', look);
     child.on('exit', (code) => reject(new Error(`herald exited with ${code}:\n${output}`)));
   });
-  return { url, base: new URL('/', url).href.replace(/\/$/, ''), log: () => output, stop, dir };
+  return { url, base: new URL('/', url).href.replace(/\/$/, ''), log: () => output, stop, dir, pid: child.pid };
 }
 
 /**

@@ -118,19 +118,47 @@ impl Hub {
         self.broker.counts()
     }
 
-    /// Subscribes a session to `pattern`; `false` if it already was. `first` runs when the
-    /// pattern gets its first subscriber on this node (see [`Broker::subscribe`]).
+    /// How many patterns a session would hold with `patterns` added.
+    pub fn subscriptions_with<'p>(
+        &self,
+        session: &Session,
+        patterns: impl Iterator<Item = &'p ChannelPattern>,
+    ) -> usize {
+        let Some(entry) = self.sessions.get(session.id()) else {
+            return 0;
+        };
+        let held = entry.subscriptions.lock();
+        let mut new: Vec<&ChannelPattern> = Vec::new();
+        for pattern in patterns {
+            if !held.contains(pattern) && !new.contains(&pattern) {
+                new.push(pattern);
+            }
+        }
+        held.len() + new.len()
+    }
+
+    /// Subscribes a session to `pattern`: `Some(false)` if it already was, `None` if it
+    /// holds `limit` patterns already (LIM-6). `first` runs when the pattern gets its first
+    /// subscriber on this node (see [`Broker::subscribe`]).
     pub fn subscribe(
         &self,
         session: &Arc<Session>,
         pattern: &ChannelPattern,
+        limit: usize,
         first: impl FnOnce(),
-    ) -> bool {
+    ) -> Option<bool> {
         let Some(entry) = self.sessions.get(session.id()) else {
-            return false;
+            return Some(false);
         };
         let mut held = entry.subscriptions.lock();
-        held.insert(pattern.clone()) && self.broker.subscribe(session, pattern, first)
+        if held.contains(pattern) {
+            return Some(false);
+        }
+        if held.len() >= limit {
+            return None;
+        }
+        held.insert(pattern.clone());
+        Some(self.broker.subscribe(session, pattern, first))
     }
 
     /// Unsubscribes a session from `pattern`; `false` if it was not subscribed. `last` runs
@@ -203,8 +231,8 @@ mod tests {
             "not known before it is added"
         );
         hub.add(&session);
-        hub.subscribe(&session, &pattern("/a"), || {});
-        hub.subscribe(&session, &pattern("/b/**"), || {});
+        hub.subscribe(&session, &pattern("/a"), 10, || {});
+        hub.subscribe(&session, &pattern("/b/**"), 10, || {});
         let channel = ChannelName::parse("/b/c").unwrap();
         assert_eq!(hub.publish(&channel, &event(&channel)).0, 1);
         session.end(EndReason::Disconnected);
@@ -261,7 +289,7 @@ mod tests {
         let hub = Hub::new(2);
         let session = hub.new_session(false);
         hub.add(&session);
-        hub.subscribe(&session, &pattern("/a"), || {});
+        hub.subscribe(&session, &pattern("/a"), 10, || {});
         let channel = ChannelName::parse("/a").unwrap();
         let overflowed: usize = (0..3)
             .map(|_| hub.publish(&channel, &event(&channel)).1.len())

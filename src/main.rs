@@ -83,6 +83,12 @@ struct Serve {
     /// Most messages queued for one client before its session is ended [default: 10000].
     #[arg(long, env = "HERALD_MAX_QUEUE")]
     max_queue: Option<usize>,
+    /// Most subscriptions one session may hold [default: 1000].
+    #[arg(long, env = "HERALD_MAX_SUBSCRIPTIONS")]
+    max_subscriptions: Option<usize>,
+    /// Most sessions this node holds; more handshakes get 503::server_full [default: 50000].
+    #[arg(long, env = "HERALD_MAX_SESSIONS")]
+    max_sessions: Option<usize>,
     /// Connection types to offer, comma-separated [default: all].
     #[arg(long, env = "HERALD_TRANSPORTS", value_delimiter = ',', value_parser = parse_connection_type)]
     transports: Option<Vec<ConnectionType>>,
@@ -187,6 +193,8 @@ impl Serve {
         file.path = self.path.or(file.path.take());
         file.max_body = self.max_body.or(file.max_body);
         file.max_queue = self.max_queue.or(file.max_queue);
+        file.max_subscriptions = self.max_subscriptions.or(file.max_subscriptions);
+        file.max_sessions = self.max_sessions.or(file.max_sessions);
         file.transports = self.transports.or(file.transports.take());
         file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());
         file.max_polls_per_browser = self.max_polls_per_browser.or(file.max_polls_per_browser);

@@ -62,6 +62,10 @@ impl Bayeux {
         if !types.iter().any(|t| self.offers_name(t)) {
             return Err(BayeuxError::UnsupportedConnectionType(types.clone()));
         }
+        // Checked before sign-in, so a full node does not load the sign-in backend (LIM-7).
+        if self.hub.session_count() >= self.config.max_sessions {
+            return Err(BayeuxError::ServerFull);
+        }
         if let Some(sign_in) = &self.hooks.sign_in {
             sign_in
                 .sign_in(session, message, inbound.request)
@@ -109,6 +113,12 @@ impl Bayeux {
             .iter()
             .filter(|p| p.kind() == ChannelKind::Broadcast);
         if meta == Meta::Subscribe {
+            // Checked before any is applied, so a subscribe that would pass the limit
+            // applies none (LIM-6); the hub holds the limit even against a race.
+            let limit = self.config.max_subscriptions;
+            if self.hub.subscriptions_with(&session.0, broadcast.clone()) > limit {
+                return Err(BayeuxError::TooManySubscriptions(limit));
+            }
             for pattern in broadcast.clone() {
                 self.authorize(
                     Operation::Subscribe,
@@ -123,11 +133,19 @@ impl Bayeux {
         let mut interest = Vec::new();
         for pattern in broadcast {
             let changed = if meta == Meta::Subscribe {
-                self.hub.subscribe(&session.0, pattern, || {
+                let limit = self.config.max_subscriptions;
+                let added = self.hub.subscribe(&session.0, pattern, limit, || {
                     if let Some(cluster) = &self.cluster {
                         interest.push(cluster.interest(Interest::Added(pattern.clone())));
                     }
-                })
+                });
+                match added {
+                    Some(added) => added,
+                    None => {
+                        settle(interest);
+                        return Err(BayeuxError::TooManySubscriptions(limit));
+                    }
+                }
             } else {
                 self.hub.unsubscribe(&session.0, pattern, || {
                     if let Some(cluster) = &self.cluster {

@@ -167,6 +167,10 @@ pub struct ConfigFile {
     pub idle_timeout: Option<u64>,
     /// Most messages queued for one client.
     pub max_queue: Option<usize>,
+    /// Most subscriptions one session may hold.
+    pub max_subscriptions: Option<usize>,
+    /// Most sessions this node holds.
+    pub max_sessions: Option<usize>,
     /// Connection types to offer.
     pub transports: Option<Vec<super::ConnectionType>>,
     /// Origins allowed to make cross-origin requests.

@@ -70,6 +70,10 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The most messages a session may have waiting (SES-4).
     pub max_queue: usize,
+    /// The most subscriptions one session may hold (LIM-6).
+    pub max_subscriptions: usize,
+    /// The most sessions this node holds (LIM-7).
+    pub max_sessions: usize,
     /// Accept publishes without a session (PUB-1), as Faye does.
     pub anonymous_publish: bool,
     /// The connection types offered, in the order they are advertised.
@@ -111,6 +115,8 @@ impl Config {
             write_timeout: millis(file.write_timeout, defaults.write_timeout),
             idle_timeout: millis(file.idle_timeout, defaults.idle_timeout),
             max_queue: file.max_queue.unwrap_or(defaults.max_queue),
+            max_subscriptions: file.max_subscriptions.unwrap_or(defaults.max_subscriptions),
+            max_sessions: file.max_sessions.unwrap_or(defaults.max_sessions),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
             connection_types: file.transports.clone().unwrap_or(defaults.connection_types),
             allowed_origins: file.allowed_origins.clone(),
@@ -149,6 +155,8 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
             max_queue: 10_000,
+            max_subscriptions: 1_000,
+            max_sessions: 50_000,
             anonymous_publish: false,
             connection_types: ConnectionType::ALL.to_vec(),
             sweep_period: Duration::from_secs(1),

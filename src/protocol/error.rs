@@ -60,6 +60,12 @@ pub enum BayeuxError {
     /// HS-4, CN-1: the types the client named, none of which the server offers.
     #[error("406:{}:Unsupported connection type", list(.0))]
     UnsupportedConnectionType(Vec<String>),
+    /// A subscribe would take a session past its subscription limit (LIM-6).
+    #[error("403:{0}:too_many_subscriptions")]
+    TooManySubscriptions(usize),
+    /// The node holds as many sessions as it may (LIM-7): come back later.
+    #[error("503::server_full")]
+    ServerFull,
     /// The backend behind a webhook did not answer in time (WH-4).
     #[error("504::webhook_timeout")]
     WebhookTimeout,
@@ -158,6 +164,7 @@ impl BayeuxError {
     pub fn advice(&self) -> Option<Advice> {
         match self {
             BayeuxError::UnknownClient(_) => Some(Advice::HANDSHAKE),
+            BayeuxError::ServerFull => Some(Advice::HANDSHAKE),
             BayeuxError::HandshakeDenied => Some(Advice::NONE),
             BayeuxError::SignIn(SignInError::Expired | SignInError::Unavailable) => {
                 Some(Advice::HANDSHAKE)

@@ -4,6 +4,7 @@
 mod ack;
 mod apps;
 mod hooks;
+mod limits;
 mod meta;
 
 use std::sync::Arc;

@@ -1,0 +1,53 @@
+// A client that takes more than its share of the server's state (spec/limits.md, LIM-6,
+// LIM-7): subscriptions without end, sessions without end. Before the limits, one client
+// could subscribe to 100,000 channels (RSS 6 → 410 MB in 1.7 s) and keep 200,000 sessions.
+
+import test, { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHerald } from '../apps/lib/herald.mjs';
+
+const herald = await startHerald({ after }, '', { args: ['--max-subscriptions', '100', '--max-sessions', '50'] });
+
+async function post(messages) {
+  const response = await fetch(herald.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(messages),
+  });
+  return response.json();
+}
+
+const handshake = () => post([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
+
+test('LIM-6: a session holds at most max_subscriptions; the batch that would pass it applies none', async () => {
+  const [hs] = await handshake();
+  const subscribe = (channels) => post([{ channel: '/meta/subscribe', clientId: hs.clientId, subscription: channels }]);
+  const channels = Array.from({ length: 1_000 }, (_, i) => `/many/${i}`);
+  let accepted = 0;
+  let refused;
+  for (let i = 0; i < channels.length; i += 30) {
+    const [reply] = await subscribe(channels.slice(i, i + 30));
+    if (reply.successful) accepted += 30;
+    else {
+      refused = reply;
+      break;
+    }
+  }
+  assert.equal(accepted, 90, 'three batches of 30 fit under 100, the fourth does not');
+  assert.equal(refused.error, '403:100:too_many_subscriptions');
+  const [ten] = await subscribe(channels.slice(90, 100));
+  assert.equal(ten.successful, true, 'the refused batch left room: ten more fit');
+  const [one] = await subscribe(['/many/extra']);
+  assert.equal(one.error, '403:100:too_many_subscriptions');
+});
+
+test('LIM-7: past max_sessions a handshake gets 503::server_full and advice to try again', async () => {
+  const replies = [];
+  for (let i = 0; i < 60; i++) replies.push((await handshake())[0]);
+  const full = replies.filter((r) => !r.successful);
+  assert.ok(full.length >= 10, `${full.length} refused of 60 (limit 50, one session from the test before)`);
+  for (const reply of full) {
+    assert.equal(reply.error, '503::server_full');
+    assert.equal(reply.advice.reconnect, 'handshake');
+  }
+});

@@ -12,6 +12,7 @@ use crate::extension::{
 };
 use crate::filter::PublishFilter;
 use crate::listener::Listener;
+use crate::metrics::Metrics;
 use crate::protocol::ChannelPattern;
 use crate::security::{Authorizer, SecurityPolicy};
 use crate::service::Service;
@@ -40,6 +41,7 @@ pub struct Builder {
     extensions: Extensions,
     cluster: Option<Arc<dyn Cluster>>,
     demo: bool,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Builder {
@@ -52,6 +54,15 @@ impl Builder {
     /// Serves the demo chat page at `/`.
     pub fn demo(mut self, demo: bool) -> Self {
         self.demo = demo;
+        self
+    }
+
+    /// Counts what happens and serves it at `/metrics` (OBS-1).
+    pub fn metrics(mut self) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        self.hooks.listeners.push(Arc::new(Arc::clone(&metrics)));
+        self.extensions.push(Arc::new(Arc::clone(&metrics)));
+        self.metrics = Some(metrics);
         self
     }
 
@@ -120,6 +131,7 @@ impl Builder {
             extensions,
             cluster,
             demo,
+            metrics,
         } = self;
         let mut all = Extensions::default();
         if config.ack {
@@ -135,6 +147,10 @@ impl Builder {
         hooks.extensions = all;
         let core = Arc::new(Bayeux::new(config, hooks, cluster));
         core.start();
-        Herald { core, demo }
+        Herald {
+            core,
+            demo,
+            metrics,
+        }
     }
 }

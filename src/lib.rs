@@ -66,6 +66,7 @@ pub mod filter;
 pub mod hub;
 pub mod listener;
 pub mod local;
+pub mod metrics;
 pub mod protocol;
 pub mod request;
 pub mod security;
@@ -103,6 +104,7 @@ pub use sign_in::{SignIn, SignInError};
 pub struct Herald {
     core: Arc<Bayeux>,
     demo: bool,
+    metrics: Option<Arc<metrics::Metrics>>,
 }
 
 impl Herald {
@@ -138,6 +140,36 @@ impl Herald {
         if self.demo {
             let page = demo::page(&path);
             router = router.route("/", get(move || async move { page }));
+        }
+        // OBS-2: alive while the process answers; ready until shutdown starts.
+        router = router.route("/health", get(|| async { "ok" }));
+        let core = Arc::clone(&self.core);
+        router = router.route(
+            "/ready",
+            get(move || {
+                let ready = !core.is_shutting_down();
+                async move {
+                    match ready {
+                        true => (http::StatusCode::OK, "ready"),
+                        false => (http::StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+                    }
+                }
+            }),
+        );
+        if let Some(metrics) = &self.metrics {
+            let metrics = Arc::clone(metrics);
+            router = router.route(
+                "/metrics",
+                get(move || {
+                    let text = metrics.render();
+                    async move {
+                        (
+                            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                            text,
+                        )
+                    }
+                }),
+            );
         }
         router.with_state(Arc::clone(&self.core))
     }

@@ -229,7 +229,7 @@ async fn serve(args: Serve) -> std::io::Result<ExitCode> {
     let demo = file.demo.unwrap_or(true);
     let bind = file.bind.unwrap_or(([127, 0, 0, 1], 8080).into());
     let endpoint = config.path.clone();
-    let mut builder = Herald::builder().config(config).demo(demo);
+    let mut builder = Herald::builder().config(config).demo(demo).metrics();
     if demo {
         let echo = ChannelName::parse("/service/echo").expect("a valid channel name");
         builder = builder.service(echo, herald::service::echo);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { startHerald } from '../apps/lib/herald.mjs';
+import { bayeux, startHerald } from '../apps/lib/herald.mjs';
 
 const IDLE_MS = 1_000;
 const BODY_MS = 1_000;
@@ -56,12 +56,7 @@ test('LIM-1: an idle keep-alive connection is closed after the idle timeout', as
 });
 
 test('LIM-1: a long-poll held longer than the idle timeout is not cut', async () => {
-  const post = (messages) =>
-    fetch(herald.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(messages),
-    }).then((r) => r.json());
+  const post = (messages) => bayeux(herald, messages);
   const [hs] = await post([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
   const connect = { channel: '/meta/connect', clientId: hs.clientId, connectionType: 'long-polling' };
   await post([connect]);

@@ -4,18 +4,11 @@
 
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHerald } from '../apps/lib/herald.mjs';
+import { bayeux, startHerald } from '../apps/lib/herald.mjs';
 
 const herald = await startHerald({ after }, '', { args: ['--max-subscriptions', '100', '--max-sessions', '50'] });
 
-async function post(messages) {
-  const response = await fetch(herald.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(messages),
-  });
-  return response.json();
-}
+const post = (messages) => bayeux(herald, messages);
 
 const handshake = () => post([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
 

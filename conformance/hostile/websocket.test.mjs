@@ -6,7 +6,7 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startHerald, sleep } from '../apps/lib/herald.mjs';
+import { bayeux, startHerald, sleep } from '../apps/lib/herald.mjs';
 import { frame, openRaw, rss } from './lib/raw-ws.mjs';
 
 const WRITE_MS = 2_000;
@@ -29,14 +29,7 @@ async function subscribed(channel) {
   return { client, clientId };
 }
 
-async function post(messages) {
-  const response = await fetch(herald.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(messages),
-  });
-  return response.json();
-}
+const post = (messages) => bayeux(herald, messages);
 
 test('LIM-4: a client that sends frames and never reads the replies is held back, then cut off', async () => {
   const client = await openRaw(herald.url);

@@ -35,6 +35,11 @@ impl Bayeux {
         self.shutdown.cancel();
     }
 
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
     /// Resolves once shutdown has started.
     pub async fn shutting_down(&self) {
         self.shutdown.cancelled().await;

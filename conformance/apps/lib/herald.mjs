@@ -109,3 +109,13 @@ export async function api(herald, method, path, { key, body, raw } = {}) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** POSTs Bayeux `messages` to the herald's endpoint by long-polling; resolves with the replies. */
+export async function bayeux(herald, messages) {
+  const response = await fetch(herald.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(messages),
+  });
+  return response.json();
+}

@@ -297,6 +297,7 @@ async fn a_server_side_session_talks_with_remote_clients() {
     let herald = Herald {
         core: Arc::clone(&h.core),
         demo: false,
+        metrics: None,
     };
     let mut bot = herald.local_session().await.unwrap();
     assert!(bot.session().is_local());

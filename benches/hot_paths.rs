@@ -98,7 +98,8 @@ fn serialization(c: &mut Criterion) {
 }
 
 fn queue(c: &mut Criterion) {
-    let session = Session::new("0123456789abcdef0123456789abcdef".into(), 1, 100_000, false);
+    let limit = herald::session::QueueLimit::messages(100_000);
+    let session = Session::new("0123456789abcdef0123456789abcdef".into(), 1, limit, false);
     let message = Event::new(
         ChannelName::parse("/a").unwrap(),
         RawValue::from_string("1".into()).unwrap(),

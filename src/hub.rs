@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::broker::Broker;
 use crate::protocol::{ChannelName, ChannelPattern, FrozenEvent};
-use crate::session::Session;
+use crate::session::{QueueLimit, Session};
 
 /// A session and the patterns it holds, so ending it can unsubscribe them all.
 #[derive(Debug)]
@@ -32,18 +32,18 @@ pub struct Hub {
     users: DashMap<Arc<str>, Vec<Arc<Session>>>,
     broker: Broker,
     next_key: AtomicU64,
-    max_queue: usize,
+    limit: QueueLimit,
 }
 
 impl Hub {
-    /// An empty hub whose sessions queue at most `max_queue` messages (SES-4).
-    pub fn new(max_queue: usize) -> Self {
+    /// An empty hub whose sessions queue at most `limit` (SES-4, LIM-8).
+    pub fn new(limit: QueueLimit) -> Self {
         Self {
             sessions: DashMap::new(),
             users: DashMap::new(),
             broker: Broker::default(),
             next_key: AtomicU64::new(1),
-            max_queue,
+            limit,
         }
     }
 
@@ -52,7 +52,7 @@ impl Hub {
     pub fn new_session(&self, local: bool) -> Arc<Session> {
         let id: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Session::new(id, key, self.max_queue, local))
+        Arc::new(Session::new(id, key, self.limit, local))
     }
 
     /// Makes a session known, so messages naming its id reach it.
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn removing_a_session_drops_its_subscriptions() {
-        let hub = Hub::new(100);
+        let hub = Hub::new(QueueLimit::messages(100));
         let session = hub.new_session(false);
         assert!(
             hub.session(session.id()).is_none(),
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_user_reaches_each_of_their_sessions_until_it_is_removed() {
-        let hub = Hub::new(10);
+        let hub = Hub::new(QueueLimit::messages(10));
         let tabs: Vec<_> = (0..2).map(|_| hub.new_session(false)).collect();
         let other = hub.new_session(false);
         for (session, user) in [(&tabs[0], "ada"), (&tabs[1], "ada"), (&other, "bob")] {
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn client_ids_are_unique_hex() {
-        let hub = Hub::new(1);
+        let hub = Hub::new(QueueLimit::messages(1));
         let a = hub.new_session(false);
         let b = hub.new_session(false);
         assert_ne!(a.id(), b.id());
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn overflowing_sessions_are_returned() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(QueueLimit::messages(2));
         let session = hub.new_session(false);
         hub.add(&session);
         hub.subscribe(&session, &pattern("/a"), 10, || {});
@@ -299,7 +299,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn idle_sessions_expire() {
-        let hub = Hub::new(1);
+        let hub = Hub::new(QueueLimit::messages(1));
         let session = hub.new_session(false);
         hub.add(&session);
         assert!(hub.expired(Duration::from_secs(60)).is_empty());

@@ -83,6 +83,10 @@ struct Serve {
     /// Most messages queued for one client before its session is ended [default: 10000].
     #[arg(long, env = "HERALD_MAX_QUEUE")]
     max_queue: Option<usize>,
+    /// Most bytes of messages queued for one client before its session is ended
+    /// [default: 16777216].
+    #[arg(long, env = "HERALD_MAX_QUEUE_BYTES")]
+    max_queue_bytes: Option<usize>,
     /// Most subscriptions one session may hold [default: 1000].
     #[arg(long, env = "HERALD_MAX_SUBSCRIPTIONS")]
     max_subscriptions: Option<usize>,
@@ -193,6 +197,7 @@ impl Serve {
         file.path = self.path.or(file.path.take());
         file.max_body = self.max_body.or(file.max_body);
         file.max_queue = self.max_queue.or(file.max_queue);
+        file.max_queue_bytes = self.max_queue_bytes.or(file.max_queue_bytes);
         file.max_subscriptions = self.max_subscriptions.or(file.max_subscriptions);
         file.max_sessions = self.max_sessions.or(file.max_sessions);
         file.transports = self.transports.or(file.transports.take());

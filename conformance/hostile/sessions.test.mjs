@@ -5,10 +5,14 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { bayeux, startHerald } from '../apps/lib/herald.mjs';
+import { rss } from './lib/raw-ws.mjs';
 
 const herald = await startHerald({ after }, '', { args: ['--max-subscriptions', '100', '--max-sessions', '50'] });
 
 const post = (messages) => bayeux(herald, messages);
+const bytesHerald = await startHerald({ after }, '', { args: ['--max-queue-bytes', String(4 * 1024 * 1024)] });
+const handshakeOn = (target) =>
+  bayeux(target, [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
 
 const handshake = () => post([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
 
@@ -43,4 +47,21 @@ test('LIM-7: past max_sessions a handshake gets 503::server_full and advice to t
     assert.equal(reply.error, '503::server_full');
     assert.equal(reply.advice.reconnect, 'handshake');
   }
+});
+
+test('LIM-8: a subscriber that never connects holds at most max_queue_bytes, then its session ends', async () => {
+  const [sub] = await handshakeOn(bytesHerald);
+  const subscribe = { channel: '/meta/subscribe', clientId: sub.clientId, subscription: '/big' };
+  assert.equal((await bayeux(bytesHerald, [subscribe]))[0].successful, true);
+  const [publisher] = await handshakeOn(bytesHerald);
+  const before = await rss(bytesHerald.pid);
+  const data = 'x'.repeat(512 * 1024);
+  for (let i = 0; i < 100; i++) {
+    await bayeux(bytesHerald, [{ channel: '/big', clientId: publisher.clientId, data }]);
+  }
+  const grown = (await rss(bytesHerald.pid)) - before;
+  assert.ok(grown < 30 * 1024 * 1024, `50 MB published; herald grew by ${Math.round(grown / 1024 / 1024)} MB`);
+  const [reply] = await bayeux(bytesHerald, [{ channel: '/meta/connect', clientId: sub.clientId, connectionType: 'long-polling' }]);
+  assert.match(reply.error, /^402:/, 'the session that passed its bytes ended');
+  assert.equal(reply.advice.reconnect, 'handshake');
 });

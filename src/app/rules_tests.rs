@@ -12,7 +12,12 @@ fn rules(toml: &str) -> Rules {
 }
 
 fn session(user: Option<&str>, grants: Option<Grants>) -> ServerSession {
-    let session = ServerSession(Arc::new(Session::new("c".into(), 1, 10, false)));
+    let session = ServerSession(Arc::new(Session::new(
+        "c".into(),
+        1,
+        crate::session::QueueLimit::messages(10),
+        false,
+    )));
     if let Some(user) = user {
         session.set_user(user);
     }

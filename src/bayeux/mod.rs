@@ -38,7 +38,7 @@ use crate::protocol::{
 use crate::request::RequestInfo;
 use crate::security::{Authorizers, SecurityPolicy};
 use crate::service::Services;
-use crate::session::ServerSession;
+use crate::session::{QueueLimit, ServerSession};
 use crate::sign_in::SignIn;
 
 use browsers::Browsers;
@@ -146,7 +146,10 @@ impl Bayeux {
     pub(crate) fn new(config: Config, hooks: Hooks, cluster: Option<Arc<dyn Cluster>>) -> Self {
         let connection_types = config.connection_types.iter().map(|t| t.as_str()).collect();
         Self {
-            hub: Hub::new(config.max_queue),
+            hub: Hub::new(QueueLimit {
+                messages: config.max_queue,
+                bytes: config.max_queue_bytes,
+            }),
             browsers: Browsers::new(config.max_polls_per_browser),
             cluster,
             config,

@@ -126,7 +126,12 @@ mod tests {
     #[test]
     fn a_session_matched_twice_gets_one_copy() {
         let broker = Broker::default();
-        let session = Arc::new(Session::new("c".into(), 7, 100, false));
+        let session = Arc::new(Session::new(
+            "c".into(),
+            7,
+            crate::session::QueueLimit::messages(100),
+            false,
+        ));
         for pattern in ["/chat/*", "/chat/news", "/**"] {
             broker.subscribe(&session, &ChannelPattern::parse(pattern).unwrap(), || {});
         }
@@ -141,8 +146,18 @@ mod tests {
     fn unsubscribed_sessions_get_nothing_and_interest_follows_the_index() {
         let broker = Broker::default();
         let (a, b) = (
-            Arc::new(Session::new("a".into(), 1, 100, false)),
-            Arc::new(Session::new("b".into(), 2, 100, false)),
+            Arc::new(Session::new(
+                "a".into(),
+                1,
+                crate::session::QueueLimit::messages(100),
+                false,
+            )),
+            Arc::new(Session::new(
+                "b".into(),
+                2,
+                crate::session::QueueLimit::messages(100),
+                false,
+            )),
         );
         let pattern = ChannelPattern::parse("/a").unwrap();
         let mut firsts = 0;

@@ -167,6 +167,8 @@ pub struct ConfigFile {
     pub idle_timeout: Option<u64>,
     /// Most messages queued for one client.
     pub max_queue: Option<usize>,
+    /// Most bytes of messages queued for one client.
+    pub max_queue_bytes: Option<usize>,
     /// Most subscriptions one session may hold.
     pub max_subscriptions: Option<usize>,
     /// Most sessions this node holds.

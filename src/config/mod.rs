@@ -70,6 +70,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The most messages a session may have waiting (SES-4).
     pub max_queue: usize,
+    /// The most bytes of messages a session may have waiting (LIM-8).
+    pub max_queue_bytes: usize,
     /// The most subscriptions one session may hold (LIM-6).
     pub max_subscriptions: usize,
     /// The most sessions this node holds (LIM-7).
@@ -115,6 +117,7 @@ impl Config {
             write_timeout: millis(file.write_timeout, defaults.write_timeout),
             idle_timeout: millis(file.idle_timeout, defaults.idle_timeout),
             max_queue: file.max_queue.unwrap_or(defaults.max_queue),
+            max_queue_bytes: file.max_queue_bytes.unwrap_or(defaults.max_queue_bytes),
             max_subscriptions: file.max_subscriptions.unwrap_or(defaults.max_subscriptions),
             max_sessions: file.max_sessions.unwrap_or(defaults.max_sessions),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
@@ -155,6 +158,7 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
             max_queue: 10_000,
+            max_queue_bytes: 16 * 1024 * 1024,
             max_subscriptions: 1_000,
             max_sessions: 50_000,
             anonymous_publish: false,

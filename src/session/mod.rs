@@ -27,7 +27,7 @@ use crate::protocol::FrozenEvent;
 use queue::Queue;
 
 pub use handle::ServerSession;
-pub use queue::Taken;
+pub use queue::{QueueLimit, Taken};
 pub use state::{EndReason, SessionEvent, SessionState};
 
 /// The identifier a client gets at handshake (HS-2): shared text, since every reply to
@@ -42,7 +42,7 @@ pub type SessionKey = u64;
 pub struct Session {
     id: ClientId,
     key: SessionKey,
-    max_queue: usize,
+    limit: QueueLimit,
     /// Made on the server ([`crate::LocalSession`]), not by a remote client.
     local: bool,
     /// Messages stay until the client acknowledges them (ACK-1). Set at handshake, before
@@ -144,11 +144,11 @@ pub enum Wake {
 
 impl Session {
     /// A new, handshaken session.
-    pub fn new(id: ClientId, key: SessionKey, max_queue: usize, local: bool) -> Self {
+    pub fn new(id: ClientId, key: SessionKey, limit: QueueLimit, local: bool) -> Self {
         Self {
             id,
             key,
-            max_queue,
+            limit,
             local,
             acknowledged: AtomicBool::new(false),
             inner: Mutex::new(Inner {
@@ -203,7 +203,7 @@ impl Session {
         }
         if !inner
             .queue
-            .push(event, self.max_queue, self.is_acknowledged_delivery())
+            .push(event, self.limit, self.is_acknowledged_delivery())
         {
             return Delivery::Overflow;
         }

@@ -4,7 +4,12 @@ use super::*;
 use crate::protocol::{ChannelName, Event};
 
 fn session() -> Session {
-    Session::new("c1".into(), 1, 3, false)
+    Session::new(
+        "c1".into(),
+        1,
+        crate::session::QueueLimit::messages(3),
+        false,
+    )
 }
 
 fn event(n: u32) -> FrozenEvent {

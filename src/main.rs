@@ -87,6 +87,10 @@ struct Serve {
     /// [default: 16777216].
     #[arg(long, env = "HERALD_MAX_QUEUE_BYTES")]
     max_queue_bytes: Option<usize>,
+    /// Most connections served at once; more are answered 503 [default: nine tenths of the
+    /// open-file limit].
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// Most subscriptions one session may hold [default: 1000].
     #[arg(long, env = "HERALD_MAX_SUBSCRIPTIONS")]
     max_subscriptions: Option<usize>,
@@ -199,6 +203,7 @@ impl Serve {
         file.max_queue = self.max_queue.or(file.max_queue);
         file.max_queue_bytes = self.max_queue_bytes.or(file.max_queue_bytes);
         file.max_subscriptions = self.max_subscriptions.or(file.max_subscriptions);
+        file.max_connections = self.max_connections.or(file.max_connections);
         file.max_sessions = self.max_sessions.or(file.max_sessions);
         file.transports = self.transports.or(file.transports.take());
         file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());
@@ -248,6 +253,9 @@ async fn serve(args: Serve) -> std::io::Result<ExitCode> {
     let stopping = herald.clone();
     let options = herald::server::Options {
         idle_timeout: herald.config().idle_timeout,
+        max_connections: file
+            .max_connections
+            .unwrap_or_else(herald::server::default_max_connections),
     };
     herald::server::serve_with(listener, router, options, async move {
         shutdown_signal().await;

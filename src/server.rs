@@ -42,15 +42,37 @@ pub struct Options {
     /// header read timeout, bounds both a client that never finishes its headers and an
     /// idle keep-alive connection.
     pub idle_timeout: Duration,
+    /// The most connections served at once (LIM-9); past it a new connection is answered
+    /// 503 with `Retry-After` and closed, rather than left unanswered.
+    pub max_connections: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             idle_timeout: crate::Config::default().idle_timeout,
+            max_connections: default_max_connections(),
         }
     }
 }
+
+/// Nine tenths of the files this process may open, leaving the rest for what else it
+/// opens (the listener, log files, connections to backends) and for the 503s themselves.
+pub fn default_max_connections() -> usize {
+    let files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    usize::try_from(files / 10 * 9)
+        .unwrap_or(usize::MAX)
+        .max(16)
+}
+
+/// The answer to a connection over the limit, whatever it asked.
+const FULL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
+Content-Type: text/plain\r\nContent-Length: 29\r\nConnection: close\r\n\r\n\
+too many connections, retry\r\n";
+
+/// How long a refused connection is given to send its request (read and thrown away, so
+/// closing does not reset the connection before the 503 is read).
+const REFUSE_TIME: Duration = Duration::from_millis(200);
 
 /// Serves `router` on `listener` with the default [`Options`]; see [`serve_with`].
 pub async fn serve(
@@ -88,6 +110,14 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let (tcp, peer) = tcp;
+        if connections.len() >= options.max_connections {
+            // Refusals are tracked too, and dropped at once past twice the limit: a flood
+            // of them may not take the files the limit keeps free.
+            if connections.len() < options.max_connections * 2 {
+                connections.spawn(refuse(tcp));
+            }
+            continue;
+        }
         connections.spawn(serve_connection(
             tcp,
             peer,
@@ -101,6 +131,18 @@ pub async fn serve_with(
     connections.close();
     connections.wait().await;
     Ok(())
+}
+
+/// Answers 503 (LIM-9): reads what the client sent for a moment, answers, and closes.
+async fn refuse(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = [0u8; 4096];
+    let _ = tokio::time::timeout(REFUSE_TIME, tcp.read(&mut request)).await;
+    let answer = async {
+        tcp.write_all(FULL).await?;
+        tcp.shutdown().await
+    };
+    let _ = tokio::time::timeout(REFUSE_TIME, answer).await;
 }
 
 async fn serve_connection(

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { bayeux, startHerald } from '../apps/lib/herald.mjs';
+import { bayeux, sleep, startHerald } from '../apps/lib/herald.mjs';
 
 const IDLE_MS = 1_000;
 const BODY_MS = 1_000;
@@ -104,4 +104,24 @@ test('TR-2: a text frame that is not UTF-8 closes the WebSocket with 1007', asyn
   const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
   ws.send(Buffer.from([0x5b, 0xff, 0xfe, 0x5d]), { binary: false });
   assert.equal(await closed, 1007);
+});
+
+test('LIM-9: past max_connections a new connection gets 503 with Retry-After, not silence; room again once others close', async (t) => {
+  const capped = await startHerald(t, '', { args: ['--max-connections', '20'] });
+  const { hostname: host, port: cappedPort } = new URL(capped.url);
+  const idle = [];
+  for (let i = 0; i < 20; i++) {
+    const socket = connect({ host, port: Number(cappedPort) });
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.on('connect', resolve));
+    idle.push(socket);
+  }
+  await sleep(100);
+  const refused = await fetch(capped.url, { method: 'POST', body: '[]' });
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '5');
+  for (const socket of idle) socket.destroy();
+  await sleep(200);
+  const [reply] = await bayeux(capped, [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
+  assert.equal(reply.successful, true);
 });

@@ -169,6 +169,8 @@ pub struct ConfigFile {
     pub max_queue: Option<usize>,
     /// Most bytes of messages queued for one client.
     pub max_queue_bytes: Option<usize>,
+    /// Most connections served at once.
+    pub max_connections: Option<usize>,
     /// Most subscriptions one session may hold.
     pub max_subscriptions: Option<usize>,
     /// Most sessions this node holds.

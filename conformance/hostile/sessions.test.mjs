@@ -65,3 +65,17 @@ test('LIM-8: a subscriber that never connects holds at most max_queue_bytes, the
   assert.match(reply.error, /^402:/, 'the session that passed its bytes ended');
   assert.equal(reply.advice.reconnect, 'handshake');
 });
+
+test('LIM-10: a publish whose data nests deeper than 64 levels is refused with 400', async () => {
+  // The first herald of this file is full by now (LIM-7): the second one serves.
+  const [hs] = await handshakeOn(bytesHerald);
+  const publish = (depth) =>
+    bayeux(bytesHerald, [{ channel: '/deep', clientId: hs.clientId, data: JSON.parse('['.repeat(depth) + ']'.repeat(depth)) }]);
+  assert.equal((await publish(64))[0].successful, true);
+  const [deep] = await publish(65);
+  assert.equal(deep.error, '400:64:Data nested too deeply');
+  // Sent as text: JSON.stringify itself would overflow on 100,000 levels.
+  const text = `[{"channel":"/deep","clientId":"${hs.clientId}","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}]`;
+  const response = await fetch(bytesHerald.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+  assert.equal((await response.json())[0].error, '400:64:Data nested too deeply');
+});

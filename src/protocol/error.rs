@@ -60,6 +60,9 @@ pub enum BayeuxError {
     /// HS-4, CN-1: the types the client named, none of which the server offers.
     #[error("406:{}:Unsupported connection type", list(.0))]
     UnsupportedConnectionType(Vec<String>),
+    /// A publish's `data` nests deeper than herald passes on (LIM-10).
+    #[error("400:{0}:Data nested too deeply")]
+    TooDeep(usize),
     /// A subscribe would take a session past its subscription limit (LIM-6).
     #[error("403:{0}:too_many_subscriptions")]
     TooManySubscriptions(usize),

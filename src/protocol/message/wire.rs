@@ -168,13 +168,18 @@ impl Message {
             Channel::Meta(Meta::Disconnect) => Body::Disconnect,
             Channel::UnknownMeta(_) => Body::UnknownMeta,
             Channel::Invalid(name) => return Err(BayeuxError::InvalidChannel(name.to_string())),
-            Channel::Service(_) | Channel::Broadcast(_) => Body::Publish {
-                data: wire
+            Channel::Service(_) | Channel::Broadcast(_) => {
+                let data = wire
                     .data
                     .filter(|raw| raw.get() != "null")
-                    .ok_or(BayeuxError::MissingField("data"))?
-                    .to_owned(),
-            },
+                    .ok_or(BayeuxError::MissingField("data"))?;
+                if depth(data.get()) > MAX_DATA_DEPTH {
+                    return Err(BayeuxError::TooDeep(MAX_DATA_DEPTH));
+                }
+                Body::Publish {
+                    data: data.to_owned(),
+                }
+            }
         })
     }
 
@@ -184,6 +189,38 @@ impl Message {
                 .ok_or(BayeuxError::MissingField("subscription"))?,
         )
     }
+}
+
+/// How deeply arrays and objects may nest in a publish's `data` (LIM-10). herald never
+/// parses `data`, but every subscriber's client does, and a parser that recurses may
+/// overflow its stack on a few thousand levels.
+pub const MAX_DATA_DEPTH: usize = 64;
+
+/// How deeply arrays and objects nest in valid JSON `text`: one pass over its bytes,
+/// skipping strings (no bracket inside a string counts).
+fn depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -273,5 +310,12 @@ mod tests {
         for bad in [&b"42"[..], b"\"x\"", b"null", b"[1]", b"[{}", b"", b"\xff"] {
             assert!(parse_batch(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn data_nesting_is_counted_outside_strings() {
+        assert_eq!(super::depth(r#"1"#), 0);
+        assert_eq!(super::depth(r#"[[1],{"a":[2]}]"#), 3);
+        assert_eq!(super::depth(r#"{"s":"[[[[\"{"}"#), 1);
     }
 }

@@ -87,6 +87,10 @@ struct Serve {
     /// [default: 16777216].
     #[arg(long, env = "HERALD_MAX_QUEUE_BYTES")]
     max_queue_bytes: Option<usize>,
+    /// Most messages in one request or WebSocket frame; more get 413 or a 1009 close
+    /// [default: 1000].
+    #[arg(long, env = "HERALD_MAX_BATCH")]
+    max_batch: Option<usize>,
     /// Most connections served at once; more are answered 503 [default: nine tenths of the
     /// open-file limit].
     #[arg(long, env = "HERALD_MAX_CONNECTIONS")]
@@ -204,6 +208,7 @@ impl Serve {
         file.max_queue_bytes = self.max_queue_bytes.or(file.max_queue_bytes);
         file.max_subscriptions = self.max_subscriptions.or(file.max_subscriptions);
         file.max_connections = self.max_connections.or(file.max_connections);
+        file.max_batch = self.max_batch.or(file.max_batch);
         file.max_sessions = self.max_sessions.or(file.max_sessions);
         file.transports = self.transports.or(file.transports.take());
         file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());

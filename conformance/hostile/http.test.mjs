@@ -125,3 +125,17 @@ test('LIM-9: past max_connections a new connection gets 503 with Retry-After, no
   const [reply] = await bayeux(capped, [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
   assert.equal(reply.successful, true);
 });
+
+test('LIM-11: a request of more than max_batch messages gets 413', async () => {
+  const [hs] = await bayeux(herald, [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
+  const publish = (n) => Array.from({ length: n }, (_, i) => ({ channel: '/many', clientId: hs.clientId, data: i }));
+  const ok = await bayeux(herald, publish(1_000));
+  assert.equal(ok.length, 1_000);
+  const response = await fetch(herald.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(publish(1_001)),
+  });
+  assert.equal(response.status, 413);
+  assert.match(await response.text(), /more than 1000 messages/);
+});

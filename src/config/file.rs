@@ -167,6 +167,8 @@ pub struct ConfigFile {
     pub idle_timeout: Option<u64>,
     /// Most messages queued for one client.
     pub max_queue: Option<usize>,
+    /// Most messages in one request or WebSocket frame.
+    pub max_batch: Option<usize>,
     /// Most bytes of messages queued for one client.
     pub max_queue_bytes: Option<usize>,
     /// Most connections served at once.

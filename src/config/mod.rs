@@ -70,6 +70,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The most messages a session may have waiting (SES-4).
     pub max_queue: usize,
+    /// The most messages one request or WebSocket frame may carry (LIM-11).
+    pub max_batch: usize,
     /// The most bytes of messages a session may have waiting (LIM-8).
     pub max_queue_bytes: usize,
     /// The most subscriptions one session may hold (LIM-6).
@@ -118,6 +120,7 @@ impl Config {
             idle_timeout: millis(file.idle_timeout, defaults.idle_timeout),
             max_queue: file.max_queue.unwrap_or(defaults.max_queue),
             max_queue_bytes: file.max_queue_bytes.unwrap_or(defaults.max_queue_bytes),
+            max_batch: file.max_batch.unwrap_or(defaults.max_batch),
             max_subscriptions: file.max_subscriptions.unwrap_or(defaults.max_subscriptions),
             max_sessions: file.max_sessions.unwrap_or(defaults.max_sessions),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
@@ -159,6 +162,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(30),
             max_queue: 10_000,
             max_queue_bytes: 16 * 1024 * 1024,
+            max_batch: 1_000,
             max_subscriptions: 1_000,
             max_sessions: 50_000,
             anonymous_publish: false,

@@ -16,6 +16,9 @@ pub enum TransportError {
     /// The body is over the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// More messages in one request than herald takes (LIM-11).
+    #[error("more than {0} messages in one request")]
+    TooManyMessages(usize),
     /// The body did not arrive within the body timeout (LIM-2).
     #[error("request body not received in time")]
     RequestTimeout,
@@ -40,7 +43,9 @@ impl IntoResponse for TransportError {
     fn into_response(self) -> Response {
         let status = match self {
             TransportError::BadRequest(_) | TransportError::Disabled(_) => StatusCode::BAD_REQUEST,
-            TransportError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TransportError::PayloadTooLarge | TransportError::TooManyMessages(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             TransportError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             TransportError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         };

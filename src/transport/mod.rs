@@ -86,6 +86,9 @@ pub async fn exchange(
     request: RequestInfo,
 ) -> Result<(Bytes, Option<HeaderValue>), TransportError> {
     let batch = parse_batch(&json)?;
+    if batch.len() > bayeux.config().max_batch {
+        return Err(TransportError::TooManyMessages(bayeux.config().max_batch));
+    }
     // The messages own what they need: the body goes before anything waits.
     drop(json);
     let inbound = Inbound {

@@ -27,6 +27,8 @@ const INVALID_PAYLOAD: u16 = 1007;
 const UNSUPPORTED_DATA: u16 = 1003;
 /// Close code on server shutdown (RFC 6455: going away).
 const GOING_AWAY: u16 = 1001;
+/// Close code for a frame of more messages than herald takes (RFC 6455: message too big).
+const MESSAGE_TOO_BIG: u16 = 1009;
 /// Close code for a client breaking a limit (RFC 6455: policy violation).
 const POLICY_VIOLATION: u16 = 1008;
 
@@ -141,6 +143,11 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
             let _ = outgoing.send(Outgoing::Close(close)).await;
             break;
         };
+        if batch.len() > bayeux.config().max_batch {
+            let close = Some((MESSAGE_TOO_BIG, "too many messages in one frame"));
+            let _ = outgoing.send(Outgoing::Close(close)).await;
+            break;
+        }
         let empty = batch.is_empty();
         let processed = bayeux.process(batch, inbound).await;
         // A batch that ended the session (a disconnect) woke its held connect: that reply,

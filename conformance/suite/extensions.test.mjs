@@ -89,8 +89,9 @@ test('ACK-4 unacknowledged messages count toward maxQueue: a client that never a
   const taken = await c.connect({ ext: { ack: 1 } });
   assert.equal(seqs(taken.events, ch).length, 1);
   // Never acknowledged: that message stays queued, and max more overflow the queue.
-  for (let sent = 0; sent < max; sent += 2000) {
-    const size = Math.min(2000, max - sent);
+  // Batches of 1,000: herald takes at most that many messages per request (LIM-11).
+  for (let sent = 0; sent < max; sent += 1000) {
+    const size = Math.min(1000, max - sent);
     const { replies } = await pub.publishBatch(ch, Array.from({ length: size }, (_, i) => ({ seq: sent + i + 1 })));
     assert.ok(replies.every((r) => r?.successful), 'every publish is accepted');
   }

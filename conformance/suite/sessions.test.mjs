@@ -106,7 +106,8 @@ test('SES-4 a client whose queue overflows maxQueue loses its session (next conn
   await mustPublish(pub, ch, { i: 0 });
   await mustSubscribe(full, ch);
   const total = max + 1;
-  const chunk = 2000;
+  // Batches of 1,000: herald takes at most that many messages per request (LIM-11).
+  const chunk = 1000;
   let sent = 1;
   while (sent < total) {
     const size = Math.min(chunk, total - sent);

@@ -46,23 +46,35 @@ async fn read_body(
 ) -> Result<Bytes, TransportError> {
     let limit = limit as u64;
     let read = async {
-        let mut kept = BytesMut::new();
         if declared.is_some_and(|length| length > limit) {
             tokio::spawn(drain(body));
             return Err(TransportError::PayloadTooLarge);
         }
+        // A body in one piece (the usual case) is kept as it came, without a copy.
+        let mut first: Option<Bytes> = None;
+        let mut joined: Option<BytesMut> = None;
+        let mut seen = 0u64;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|_| TransportError::BadRequest("unreadable body"))?;
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            if kept.len() as u64 + data.len() as u64 > limit {
+            seen += data.len() as u64;
+            if seen > limit {
                 tokio::spawn(drain(body));
                 return Err(TransportError::PayloadTooLarge);
             }
-            kept.extend_from_slice(&data);
+            match (&mut joined, first.take()) {
+                (Some(joined), _) => joined.extend_from_slice(&data),
+                (None, None) => first = Some(data),
+                (None, Some(earlier)) => {
+                    let mut both = BytesMut::from(&earlier[..]);
+                    both.extend_from_slice(&data);
+                    joined = Some(both);
+                }
+            }
         }
-        Ok(kept.freeze())
+        Ok(joined.map_or_else(|| first.unwrap_or_default(), BytesMut::freeze))
     };
     tokio::time::timeout(timeout, read)
         .await

@@ -91,6 +91,10 @@ struct Serve {
     /// [default: 1000].
     #[arg(long, env = "HERALD_MAX_BATCH")]
     max_batch: Option<usize>,
+    /// Publishes per second one session may make; past it 429::publish_rate_exceeded
+    /// [default: 0, no limit].
+    #[arg(long, env = "HERALD_MAX_PUBLISH_RATE")]
+    max_publish_rate: Option<u32>,
     /// Most connections served at once; more are answered 503 [default: nine tenths of the
     /// open-file limit].
     #[arg(long, env = "HERALD_MAX_CONNECTIONS")]
@@ -209,6 +213,7 @@ impl Serve {
         file.max_subscriptions = self.max_subscriptions.or(file.max_subscriptions);
         file.max_connections = self.max_connections.or(file.max_connections);
         file.max_batch = self.max_batch.or(file.max_batch);
+        file.max_publish_rate = self.max_publish_rate.or(file.max_publish_rate);
         file.max_sessions = self.max_sessions.or(file.max_sessions);
         file.transports = self.transports.or(file.transports.take());
         file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());

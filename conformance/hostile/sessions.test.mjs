@@ -79,3 +79,16 @@ test('LIM-10: a publish whose data nests deeper than 64 levels is refused with 4
   const response = await fetch(bytesHerald.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
   assert.equal((await response.json())[0].error, '400:64:Data nested too deeply');
 });
+
+test('LIM-12: with a publish rate, a flooding session is refused past it while another publishes freely', async (t) => {
+  const limited = await startHerald(t, '', { args: ['--max-publish-rate', '20'] });
+  const [flooder] = await handshakeOn(limited);
+  const [other] = await handshakeOn(limited);
+  const flood = Array.from({ length: 200 }, (_, i) => ({ channel: '/flood', clientId: flooder.clientId, data: i }));
+  const replies = await bayeux(limited, flood);
+  const passed = replies.filter((r) => r.successful).length;
+  assert.ok(passed >= 20 && passed < 40, `${passed} of 200 passed at 20 per second`);
+  assert.equal(replies.find((r) => !r.successful).error, '429:20:publish_rate_exceeded');
+  const [fine] = await bayeux(limited, [{ channel: '/flood', clientId: other.clientId, data: 'mine' }]);
+  assert.equal(fine.successful, true, 'the other session is not held back');
+});

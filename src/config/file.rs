@@ -167,6 +167,8 @@ pub struct ConfigFile {
     pub idle_timeout: Option<u64>,
     /// Most messages queued for one client.
     pub max_queue: Option<usize>,
+    /// Publishes per second one session may make (0: no limit).
+    pub max_publish_rate: Option<u32>,
     /// Most messages in one request or WebSocket frame.
     pub max_batch: Option<usize>,
     /// Most bytes of messages queued for one client.

@@ -70,6 +70,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The most messages a session may have waiting (SES-4).
     pub max_queue: usize,
+    /// Publishes per second one session may make, 0 for no limit (LIM-12).
+    pub max_publish_rate: u32,
     /// The most messages one request or WebSocket frame may carry (LIM-11).
     pub max_batch: usize,
     /// The most bytes of messages a session may have waiting (LIM-8).
@@ -121,6 +123,7 @@ impl Config {
             max_queue: file.max_queue.unwrap_or(defaults.max_queue),
             max_queue_bytes: file.max_queue_bytes.unwrap_or(defaults.max_queue_bytes),
             max_batch: file.max_batch.unwrap_or(defaults.max_batch),
+            max_publish_rate: file.max_publish_rate.unwrap_or(defaults.max_publish_rate),
             max_subscriptions: file.max_subscriptions.unwrap_or(defaults.max_subscriptions),
             max_sessions: file.max_sessions.unwrap_or(defaults.max_sessions),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
@@ -163,6 +166,7 @@ impl Default for Config {
             max_queue: 10_000,
             max_queue_bytes: 16 * 1024 * 1024,
             max_batch: 1_000,
+            max_publish_rate: 0,
             max_subscriptions: 1_000,
             max_sessions: 50_000,
             anonymous_publish: false,

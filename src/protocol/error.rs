@@ -63,6 +63,9 @@ pub enum BayeuxError {
     /// A publish's `data` nests deeper than herald passes on (LIM-10).
     #[error("400:{0}:Data nested too deeply")]
     TooDeep(usize),
+    /// A session publishes faster than the publish rate limit (LIM-12).
+    #[error("429:{0}:publish_rate_exceeded")]
+    PublishRateExceeded(u32),
     /// A subscribe would take a session past its subscription limit (LIM-6).
     #[error("403:{0}:too_many_subscriptions")]
     TooManySubscriptions(usize),

@@ -45,3 +45,33 @@ async fn a_full_node_sends_handshakes_back_to_try_later() {
     assert_eq!(refused["error"], "503::server_full");
     assert_eq!(refused["advice"]["reconnect"], "handshake");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_session_publishes_at_most_its_rate_and_others_are_not_held_back() {
+    let h = Harness::new(Herald::builder().config(Config {
+        max_publish_rate: 5,
+        ..Config::default()
+    }));
+    let (flooder, other) = (h.client().await, h.client().await);
+    let burst: Vec<_> = (0..7)
+        .map(|i| json!({"channel":"/room","clientId":flooder,"data":i}))
+        .collect();
+    let replies = h.request(json!(burst)).await;
+    let refused: Vec<_> = replies
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["successful"] == false)
+        .collect();
+    assert_eq!(refused.len(), 2, "a second's worth passes: {replies}");
+    assert_eq!(refused[0]["error"], "429:5:publish_rate_exceeded");
+    assert_eq!(
+        h.publish(&other, "/room", json!(1)).await["successful"],
+        true
+    );
+    tokio::time::advance(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        h.publish(&flooder, "/room", json!(8)).await["successful"],
+        true
+    );
+}

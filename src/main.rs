@@ -233,6 +233,11 @@ impl Serve {
 }
 
 async fn serve(args: Serve) -> std::io::Result<ExitCode> {
+    // Each client holds a connection: take every file the system allows (the soft limit is
+    // often 1,024 below a far higher hard one), before the connection limit is drawn from it.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("herald: cannot raise the open-file limit: {error}");
+    }
     let path = args.config.clone();
     let (file, app) = match load(path.as_deref(), |file| args.override_file(file)) {
         Ok(loaded) => loaded,

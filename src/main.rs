@@ -105,6 +105,17 @@ struct Serve {
     /// Most sessions this node holds; more handshakes get 503::server_full [default: 50000].
     #[arg(long, env = "HERALD_MAX_SESSIONS")]
     max_sessions: Option<usize>,
+    /// Handshakes per second from one remote address (a local proxy's clients by their
+    /// X-Forwarded-For); past it 429::handshake_rate_exceeded [default: 100, 0 for none].
+    #[arg(long, env = "HERALD_MAX_HANDSHAKE_RATE")]
+    max_handshake_rate: Option<u32>,
+    /// Handshakes per second past which clients are told to come back spread over
+    /// --surge-spread [default: 1000, 0 for never].
+    #[arg(long, env = "HERALD_HANDSHAKE_SURGE")]
+    handshake_surge: Option<u32>,
+    /// Over how long, in ms, the clients of a reconnect storm are spread [default: 5000].
+    #[arg(long, env = "HERALD_SURGE_SPREAD")]
+    surge_spread: Option<u64>,
     /// Connection types to offer, comma-separated [default: all].
     #[arg(long, env = "HERALD_TRANSPORTS", value_delimiter = ',', value_parser = parse_connection_type)]
     transports: Option<Vec<ConnectionType>>,
@@ -205,6 +216,7 @@ impl Serve {
         or(self.body_timeout, &mut file.body_timeout);
         or(self.write_timeout, &mut file.write_timeout);
         or(self.idle_timeout, &mut file.idle_timeout);
+        or(self.surge_spread, &mut file.surge_spread);
         file.bind = self.bind.or(file.bind);
         file.path = self.path.or(file.path.take());
         file.max_body = self.max_body.or(file.max_body);
@@ -215,6 +227,8 @@ impl Serve {
         file.max_batch = self.max_batch.or(file.max_batch);
         file.max_publish_rate = self.max_publish_rate.or(file.max_publish_rate);
         file.max_sessions = self.max_sessions.or(file.max_sessions);
+        file.max_handshake_rate = self.max_handshake_rate.or(file.max_handshake_rate);
+        file.handshake_surge = self.handshake_surge.or(file.handshake_surge);
         file.transports = self.transports.or(file.transports.take());
         file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());
         file.max_polls_per_browser = self.max_polls_per_browser.or(file.max_polls_per_browser);

@@ -1,10 +1,10 @@
 // A client that takes more than its share of the server's state (spec/limits.md, LIM-6,
-// LIM-7): subscriptions without end, sessions without end. Before the limits, one client
+// LIM-7, LIM-13): subscriptions without end, sessions without end. Before the limits, one client
 // could subscribe to 100,000 channels (RSS 6 → 410 MB in 1.7 s) and keep 200,000 sessions.
 
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { bayeux, startHerald } from '../apps/lib/herald.mjs';
+import { bayeux, sleep, startHerald } from '../apps/lib/herald.mjs';
 import { rss } from './lib/raw-ws.mjs';
 
 const herald = await startHerald({ after }, '', { args: ['--max-subscriptions', '100', '--max-sessions', '50'] });
@@ -91,4 +91,27 @@ test('LIM-12: with a publish rate, a flooding session is refused past it while a
   assert.equal(replies.find((r) => !r.successful).error, '429:20:publish_rate_exceeded');
   const [fine] = await bayeux(limited, [{ channel: '/flood', clientId: other.clientId, data: 'mine' }]);
   assert.equal(fine.successful, true, 'the other session is not held back');
+});
+
+test('LIM-13: one address handshaking past its rate is refused with advice to come back later; other addresses are not', async () => {
+  // herald sits behind a proxy on its own host here: the proxy's X-Forwarded-For names the
+  // client, as nginx's would.
+  const limited = await startHerald({ after }, '', { args: ['--max-handshake-rate', '20'] });
+  const hs = [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }];
+  const from = (address) => bayeux(limited, hs, { 'x-forwarded-for': address });
+  const flood = await Promise.all(Array.from({ length: 60 }, () => from('203.0.113.7')));
+  const refused = flood.map(([r]) => r).filter((r) => !r.successful);
+  assert.ok(refused.length >= 30, `${refused.length} of 60 refused at 20 a second`);
+  for (const reply of refused) {
+    assert.equal(reply.error, '429:20:handshake_rate_exceeded');
+    assert.equal(reply.advice.reconnect, 'handshake');
+    assert.ok(reply.advice.interval >= 1000, `told to wait ${reply.advice.interval} ms`);
+  }
+  const [other] = await from('198.51.100.4');
+  assert.equal(other.successful, true, 'another address is not held back');
+  const [local] = await bayeux(limited, hs);
+  assert.equal(local.successful, true, 'a local process without a proxy header is not limited');
+  await sleep(1100);
+  const [later] = await from('203.0.113.7');
+  assert.equal(later.successful, true, 'the address may handshake again a second later');
 });

@@ -168,6 +168,7 @@ impl Bayeux {
                 .advice(connect.advice)
                 .batch(taken.batch),
         };
+        self.pace(&mut reply, false);
         let handle = ServerSession(Arc::clone(session));
         let kept = self
             .hooks

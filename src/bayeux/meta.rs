@@ -34,11 +34,17 @@ impl Bayeux {
         };
         let mut reply = match accepted {
             Ok(reply) => reply,
+            Err(error @ BayeuxError::HandshakeRateExceeded(_)) => {
+                let mut reply = super::failed(message, error);
+                reply.delay(self.admission.retry_after_refusal());
+                reply
+            }
             Err(error) => {
                 let advice = error.advice().unwrap_or(Advice::HANDSHAKE);
                 super::failed(message, error).advice(advice)
             }
         };
+        self.pace(&mut reply, true);
         // A handshake reply cannot be dropped: the client would wait for it forever.
         let _ = self
             .hooks
@@ -65,6 +71,11 @@ impl Bayeux {
         // Checked before sign-in, so a full node does not load the sign-in backend (LIM-7).
         if self.hub.session_count() >= self.config.max_sessions {
             return Err(BayeuxError::ServerFull);
+        }
+        if !self.admission.admit(inbound.request) {
+            return Err(BayeuxError::HandshakeRateExceeded(
+                self.config.max_handshake_rate,
+            ));
         }
         if let Some(sign_in) = &self.hooks.sign_in {
             sign_in

@@ -10,6 +10,7 @@
 //! Sessions live in the node's [`Hub`]; what other nodes need goes through the
 //! [`Cluster`].
 
+mod admission;
 mod browsers;
 mod connect;
 mod directory;
@@ -41,6 +42,7 @@ use crate::service::Services;
 use crate::session::{QueueLimit, ServerSession};
 use crate::sign_in::SignIn;
 
+use admission::Admission;
 use browsers::Browsers;
 pub use browsers::BROWSER_COOKIE;
 pub use connect::PendingConnect;
@@ -109,6 +111,7 @@ pub struct Bayeux {
     hooks: Hooks,
     connection_types: Vec<&'static str>,
     browsers: Browsers,
+    admission: Admission,
     /// Cancelled once when the server shuts down; held connects then answer at once
     /// (CN-8), streams end and the sweeper stops.
     shutdown: CancellationToken,
@@ -151,6 +154,11 @@ impl Bayeux {
                 bytes: config.max_queue_bytes,
             }),
             browsers: Browsers::new(config.max_polls_per_browser),
+            admission: Admission::new(
+                config.max_handshake_rate,
+                config.handshake_surge,
+                config.surge_spread,
+            ),
             cluster,
             config,
             hooks,
@@ -316,6 +324,7 @@ impl Bayeux {
         request: &Message,
         session: Option<&ServerSession>,
     ) {
+        self.pace(&mut reply, false);
         if self.hooks.extensions.reply(&mut reply, request, session) {
             processed.response.push(reply);
         }

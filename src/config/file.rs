@@ -179,6 +179,12 @@ pub struct ConfigFile {
     pub max_subscriptions: Option<usize>,
     /// Most sessions this node holds.
     pub max_sessions: Option<usize>,
+    /// Handshakes per second from one remote address (0: no limit).
+    pub max_handshake_rate: Option<u32>,
+    /// Session starts per second past which clients are spread out (0: never).
+    pub handshake_surge: Option<u32>,
+    /// Over how long a storm's clients are spread, in ms.
+    pub surge_spread: Option<u64>,
     /// Connection types to offer.
     pub transports: Option<Vec<super::ConnectionType>>,
     /// Origins allowed to make cross-origin requests.

@@ -80,6 +80,13 @@ pub struct Config {
     pub max_subscriptions: usize,
     /// The most sessions this node holds (LIM-7).
     pub max_sessions: usize,
+    /// Handshakes per second from one remote address, 0 for no limit (LIM-13).
+    pub max_handshake_rate: u32,
+    /// Session starts per second past which clients are told to come back spread out,
+    /// 0 for never (STORM-1).
+    pub handshake_surge: u32,
+    /// Over how long a storm's clients are spread (STORM-1).
+    pub surge_spread: Duration,
     /// Accept publishes without a session (PUB-1), as Faye does.
     pub anonymous_publish: bool,
     /// The connection types offered, in the order they are advertised.
@@ -126,6 +133,11 @@ impl Config {
             max_publish_rate: file.max_publish_rate.unwrap_or(defaults.max_publish_rate),
             max_subscriptions: file.max_subscriptions.unwrap_or(defaults.max_subscriptions),
             max_sessions: file.max_sessions.unwrap_or(defaults.max_sessions),
+            max_handshake_rate: file
+                .max_handshake_rate
+                .unwrap_or(defaults.max_handshake_rate),
+            handshake_surge: file.handshake_surge.unwrap_or(defaults.handshake_surge),
+            surge_spread: millis(file.surge_spread, defaults.surge_spread),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
             connection_types: file.transports.clone().unwrap_or(defaults.connection_types),
             allowed_origins: file.allowed_origins.clone(),
@@ -169,6 +181,9 @@ impl Default for Config {
             max_publish_rate: 0,
             max_subscriptions: 1_000,
             max_sessions: 50_000,
+            max_handshake_rate: 100,
+            handshake_surge: 1_000,
+            surge_spread: Duration::from_secs(5),
             anonymous_publish: false,
             connection_types: ConnectionType::ALL.to_vec(),
             sweep_period: Duration::from_secs(1),

@@ -66,6 +66,9 @@ pub enum BayeuxError {
     /// A session publishes faster than the publish rate limit (LIM-12).
     #[error("429:{0}:publish_rate_exceeded")]
     PublishRateExceeded(u32),
+    /// One remote address handshakes faster than it may (LIM-13): come back later.
+    #[error("429:{0}:handshake_rate_exceeded")]
+    HandshakeRateExceeded(u32),
     /// A subscribe would take a session past its subscription limit (LIM-6).
     #[error("403:{0}:too_many_subscriptions")]
     TooManySubscriptions(usize),
@@ -170,7 +173,9 @@ impl BayeuxError {
     pub fn advice(&self) -> Option<Advice> {
         match self {
             BayeuxError::UnknownClient(_) => Some(Advice::HANDSHAKE),
-            BayeuxError::ServerFull => Some(Advice::HANDSHAKE),
+            BayeuxError::ServerFull | BayeuxError::HandshakeRateExceeded(_) => {
+                Some(Advice::HANDSHAKE)
+            }
             BayeuxError::HandshakeDenied => Some(Advice::NONE),
             BayeuxError::SignIn(SignInError::Expired | SignInError::Unavailable) => {
                 Some(Advice::HANDSHAKE)

@@ -190,6 +190,24 @@ impl Reply {
         self
     }
 
+    /// Asks the client to wait at least `interval` ms before its next request, when the
+    /// reply's advice sends it anywhere (STORM-1).
+    pub fn delay(&mut self, interval: u64) {
+        if let Some(advice) = self
+            .advice
+            .as_mut()
+            .filter(|a| a.reconnect != Reconnect::None)
+        {
+            advice.interval = advice.interval.max(interval);
+        }
+    }
+
+    /// Whether the reply sends the client back to the handshake.
+    pub fn advises_handshake(&self) -> bool {
+        self.advice
+            .is_some_and(|a| a.reconnect == Reconnect::Handshake)
+    }
+
     /// Adds the handshake's version fields and the server's connection types (HS-1).
     pub fn handshake(mut self, connection_types: Vec<&'static str>) -> Self {
         self.more().supported_connection_types = Some(connection_types);

@@ -111,10 +111,10 @@ export async function api(herald, method, path, { key, body, raw } = {}) {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** POSTs Bayeux `messages` to the herald's endpoint by long-polling; resolves with the replies. */
-export async function bayeux(herald, messages) {
+export async function bayeux(herald, messages, headers = {}) {
   const response = await fetch(herald.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(messages),
   });
   return response.json();

@@ -1,6 +1,9 @@
-//! Bounds a client cannot push past (LIM-6, LIM-7).
+//! Bounds a client cannot push past (LIM-6, LIM-7, LIM-12), and the pacing of a storm
+//! (STORM-1).
 
-use serde_json::json;
+use std::time::Duration;
+
+use serde_json::{json, Value};
 
 use super::Harness;
 use crate::{Config, Herald};
@@ -74,4 +77,43 @@ async fn a_session_publishes_at_most_its_rate_and_others_are_not_held_back() {
         h.publish(&flooder, "/room", json!(8)).await["successful"],
         true
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reconnect_storm_is_spread_by_advice_and_calm_is_not() {
+    let h = Harness::new(Herald::builder().config(Config {
+        handshake_surge: 5,
+        surge_spread: Duration::from_secs(4),
+        ..Config::default()
+    }));
+    let waits = |replies: &[Value]| -> Vec<u64> {
+        replies
+            .iter()
+            .map(|r| r["advice"]["interval"].as_u64().unwrap())
+            .collect()
+    };
+    let calm = h.handshake_with(json!({})).await;
+    assert_eq!(calm["advice"]["interval"], 0);
+    // A restarted node: every client comes back with a clientId it no longer knows.
+    let mut stale = Vec::new();
+    for i in 0..40 {
+        stale.push(h.connect(&format!("gone{i}")).await[0].take());
+    }
+    for (i, reply) in stale.iter().enumerate() {
+        assert_eq!(reply["error"], format!("402:gone{i}:Unknown client"));
+        assert_eq!(reply["advice"]["reconnect"], "handshake");
+    }
+    let spread = waits(&stale[10..]);
+    assert!(spread.iter().all(|&ms| ms <= 4000), "{spread:?}");
+    assert!(spread.iter().any(|&ms| ms >= 2000) && spread.iter().any(|&ms| ms < 2000));
+    // Their handshakes are spread too: each first connect waits its share.
+    let mut handshakes = Vec::new();
+    for _ in 0..10 {
+        handshakes.push(h.handshake_with(json!({})).await);
+    }
+    assert!(handshakes.iter().all(|r| r["successful"] == true));
+    assert!(waits(&handshakes).iter().any(|&ms| ms > 0));
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(h.handshake_with(json!({})).await["advice"]["interval"], 0);
+    assert_eq!(h.connect("gone").await[0]["advice"]["interval"], 0);
 }

@@ -1,0 +1,220 @@
+//! Who may start a session now: handshakes per remote address (LIM-13), and the pacing of
+//! a reconnect storm (STORM-1). Both answer through advice, which every CometD and Faye
+//! client already obeys, rather than by dropping connections, which clients retry at once.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::Bayeux;
+use crate::protocol::Reply;
+use crate::request::RequestInfo;
+
+/// More tracked addresses than this and the full buckets are forgotten first; an address
+/// with a full bucket behaves exactly as an unknown one, so nothing is lost by it.
+const MAX_TRACKED: usize = 65_536;
+
+/// The pacing of session starts, shared by every request of the node.
+#[derive(Debug)]
+pub(super) struct Admission {
+    per_address: u32,
+    surge: u32,
+    spread: Duration,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    starts: Mutex<Window>,
+}
+
+/// A one-second token bucket: `rate` starts at once, then `rate` a second.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Session starts counted per second, the previous second's kept for a sliding estimate.
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    current: u32,
+    previous: u32,
+}
+
+impl Admission {
+    pub(super) fn new(per_address: u32, surge: u32, spread: Duration) -> Self {
+        Self {
+            per_address,
+            surge,
+            spread,
+            buckets: Mutex::default(),
+            starts: Mutex::new(Window {
+                start: Instant::now(),
+                current: 0,
+                previous: 0,
+            }),
+        }
+    }
+
+    /// Takes one handshake from the budget of the address `request` came from; `false`
+    /// when that address has none left.
+    pub(super) fn admit(&self, request: &RequestInfo) -> bool {
+        let Some(address) = self.limited_address(request) else {
+            return true;
+        };
+        let now = Instant::now();
+        let rate = f64::from(self.per_address);
+        let mut buckets = self.buckets.lock();
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&address) {
+            buckets.retain(|_, b| b.refilled(now, rate) < rate);
+        }
+        let bucket = buckets.entry(address).or_insert(Bucket {
+            tokens: rate,
+            at: now,
+        });
+        let tokens = bucket.refilled(now, rate);
+        let admitted = tokens >= 1.0;
+        *bucket = Bucket {
+            tokens: if admitted { tokens - 1.0 } else { tokens },
+            at: now,
+        };
+        admitted
+    }
+
+    /// The address a handshake is counted against: the peer's, or for a peer on this host
+    /// (a reverse proxy, most likely) the last hop of its `X-Forwarded-For`, which only a
+    /// local process could have written. A local peer without one is not limited: it is a
+    /// process of the operator's own. IPv6 addresses count per /64, what one host is given.
+    fn limited_address(&self, request: &RequestInfo) -> Option<IpAddr> {
+        if self.per_address == 0 {
+            return None;
+        }
+        let peer = request.peer().map(|p| p.ip().to_canonical())?;
+        let address = if peer.is_loopback() {
+            let forwarded = request.header_values("x-forwarded-for").last()?;
+            let last = forwarded.rsplit(',').next()?.trim();
+            last.parse::<IpAddr>()
+                .or_else(|_| last.parse::<SocketAddr>().map(|s| s.ip()))
+                .ok()?
+                .to_canonical()
+        } else {
+            peer
+        };
+        Some(match address {
+            IpAddr::V6(v6) => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+            v4 => v4,
+        })
+    }
+
+    /// Counts one session start (a handshake, or a client sent back to one) and says how
+    /// long this client should wait before its next request: nothing in calm times; during
+    /// a storm, a random share of `spread`, so the clients come back spread over it
+    /// instead of all at once.
+    pub(super) fn pace(&self) -> Option<u64> {
+        if self.surge == 0 {
+            return None;
+        }
+        let now = Instant::now();
+        let mut window = self.starts.lock();
+        let elapsed = now.duration_since(window.start);
+        if elapsed >= Duration::from_secs(1) {
+            window.previous = if elapsed >= Duration::from_secs(2) {
+                0
+            } else {
+                window.current
+            };
+            window.current = 0;
+            window.start = now;
+        }
+        window.current = window.current.saturating_add(1);
+        // The previous second weighs what is left of it in a sliding one-second window.
+        let into = now.duration_since(window.start).as_secs_f64().min(1.0);
+        let rate = f64::from(window.current) + f64::from(window.previous) * (1.0 - into);
+        drop(window);
+        (rate > f64::from(self.surge)).then(|| fastrand::u64(0..=self.spread.as_millis() as u64))
+    }
+
+    /// How long a client refused for its address waits: one second, so the bucket has
+    /// refilled, plus a random share of `spread`, so those refused together do not return
+    /// together.
+    pub(super) fn retry_after_refusal(&self) -> u64 {
+        1000 + fastrand::u64(0..=self.spread.as_millis() as u64)
+    }
+}
+
+impl Bayeux {
+    /// Counts a session start and, during a storm, spreads its client: `reply` answers a
+    /// handshake (its first connect waits), or sends a client back to one (its handshake
+    /// waits). Other replies pass untouched.
+    pub(super) fn pace(&self, reply: &mut Reply, handshake: bool) {
+        if handshake || reply.advises_handshake() {
+            if let Some(wait) = self.admission.pace() {
+                reply.delay(wait);
+            }
+        }
+    }
+}
+
+impl Bucket {
+    fn refilled(&self, now: Instant, rate: f64) -> f64 {
+        (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn from(peer: &str, forwarded: Option<&str>) -> RequestInfo {
+        let mut headers = HeaderMap::new();
+        if let Some(f) = forwarded {
+            headers.insert("x-forwarded-for", f.parse().unwrap());
+        }
+        RequestInfo::new(headers, Some(peer.parse().unwrap()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_address_has_its_own_budget() {
+        let admission = Admission::new(2, 0, Duration::ZERO);
+        let a = from("198.51.100.1:1000", None);
+        let b = from("198.51.100.2:1000", None);
+        assert!(admission.admit(&a) && admission.admit(&a));
+        assert!(!admission.admit(&a));
+        assert!(admission.admit(&b));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(admission.admit(&a));
+        assert!(!admission.admit(&a));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_local_proxy_is_read_through_and_ipv6_counts_per_prefix() {
+        let admission = Admission::new(1, 0, Duration::ZERO);
+        let local = from("127.0.0.1:1000", None);
+        assert!((0..10).all(|_| admission.admit(&local)));
+        let proxied = |hop| from("127.0.0.1:1000", Some(hop));
+        assert!(admission.admit(&proxied("10.0.0.9, 203.0.113.7")));
+        assert!(!admission.admit(&proxied("203.0.113.7")));
+        assert!(admission.admit(&proxied("203.0.113.8")));
+        assert!(admission.admit(&from("[2001:db8::1]:1000", None)));
+        assert!(!admission.admit(&from("[2001:db8::2]:1000", None)));
+        assert!(admission.admit(&from("[2001:db8:0:1::1]:1000", None)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_storm_is_spread_and_calm_is_not() {
+        let admission = Admission::new(0, 10, Duration::from_millis(5000));
+        assert!((0..10).all(|_| admission.pace().is_none()));
+        let spread: Vec<u64> = (0..200).filter_map(|_| admission.pace()).collect();
+        assert_eq!(spread.len(), 200);
+        assert!(spread.iter().all(|&ms| ms <= 5000));
+        assert!(spread.iter().any(|&ms| ms > 2500) && spread.iter().any(|&ms| ms < 2500));
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert!(admission.pace().is_none());
+    }
+}

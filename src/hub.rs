@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::broker::Broker;
 use crate::protocol::{ChannelName, ChannelPattern, FrozenEvent};
-use crate::session::{QueueLimit, Session};
+use crate::session::{Census, QueueLimit, Session};
 
 /// A session and the patterns it holds, so ending it can unsubscribe them all.
 #[derive(Debug)]
@@ -204,6 +204,15 @@ impl Hub {
     /// How many sessions are live.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Every session counted: one pass, each session's lock taken for a moment.
+    pub fn census(&self) -> Census {
+        let mut census = Census::default();
+        for entry in self.sessions.iter() {
+            census.count(&entry.session);
+        }
+        census
     }
 }
 

@@ -74,6 +74,7 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod sign_in;
+pub mod traffic;
 pub mod transport;
 
 use std::sync::Arc;
@@ -157,11 +158,11 @@ impl Herald {
             }),
         );
         if let Some(metrics) = &self.metrics {
-            let metrics = Arc::clone(metrics);
+            let (metrics, core) = (Arc::clone(metrics), Arc::clone(&self.core));
             router = router.route(
                 "/metrics",
                 get(move || {
-                    let text = metrics.render();
+                    let text = metrics.render(&core);
                     async move {
                         (
                             [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -215,6 +216,18 @@ impl Herald {
     /// The settings it runs with.
     pub fn config(&self) -> &Config {
         self.core.config()
+    }
+
+    /// This node's sessions, counted by how they are reached and what they have waiting:
+    /// one pass over them, for a scrape or a page, not for a loop.
+    pub fn census(&self) -> session::Census {
+        self.core.census()
+    }
+
+    /// What crossed this node's doors, and the limits hit; give it to
+    /// [`server::Options::traffic`] so refused connections are counted too.
+    pub fn traffic(&self) -> &Arc<traffic::Traffic> {
+        self.core.traffic()
     }
 
     /// How many sessions this node holds.

@@ -285,6 +285,7 @@ async fn serve(args: Serve) -> std::io::Result<ExitCode> {
         max_connections: file
             .max_connections
             .unwrap_or_else(herald::server::default_max_connections),
+        traffic: Some(std::sync::Arc::clone(herald.traffic())),
     };
     herald::server::serve_with(listener, router, options, async move {
         shutdown_signal().await;

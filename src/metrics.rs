@@ -8,13 +8,19 @@
 
 use std::sync::Arc;
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use parking_lot::Mutex;
+use prometheus::{
+    core::Collector, Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::bayeux::Bayeux;
 
 use crate::extension::{Extension, Verdict};
 use crate::listener::Listener;
 use crate::protocol::{BayeuxError, ChannelPattern, FrozenEvent, Message, Reply};
 use crate::request::RequestInfo;
-use crate::session::{EndReason, ServerSession};
+use crate::session::{EndReason, Link, ServerSession};
 
 /// herald's metrics, registered in their own registry.
 #[derive(Debug)]
@@ -27,30 +33,54 @@ pub struct Metrics {
     published: IntCounter,
     delivered: IntCounter,
     errors: IntCounterVec,
+    /// Read from the core when scraped.
+    scraped: Scraped,
+}
+
+/// What is read from the core's census and traffic counters at each scrape, rather than
+/// counted here: a session's link and queue change on the hot path, where nothing may wait
+/// for the metrics.
+#[derive(Debug)]
+struct Scraped {
+    links: IntGaugeVec,
+    queued_messages: IntGauge,
+    queued_bytes: IntGauge,
+    largest_queue_bytes: IntGauge,
+    bytes_in: IntCounter,
+    bytes_out: IntCounter,
+    messages_in: IntCounter,
+    limits: IntCounterVec,
+    /// Counters only move forward by what changed since the last scrape; two scrapes at
+    /// once must not both add it.
+    lock: Mutex<()>,
+}
+
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("a unique metric");
+    metric
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
-    let counter = IntCounter::new(name, help).expect("a valid metric");
-    registry
-        .register(Box::new(counter.clone()))
-        .expect("a unique metric");
-    counter
+    register(
+        registry,
+        IntCounter::new(name, help).expect("a valid metric"),
+    )
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    let gauge = IntGauge::new(name, help).expect("a valid metric");
-    registry
-        .register(Box::new(gauge.clone()))
-        .expect("a unique metric");
-    gauge
+    register(registry, IntGauge::new(name, help).expect("a valid metric"))
 }
 
 fn counters(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
     let counters = IntCounterVec::new(Opts::new(name, help), &[label]).expect("a valid metric");
-    registry
-        .register(Box::new(counters.clone()))
-        .expect("a unique metric");
-    counters
+    register(registry, counters)
+}
+
+fn gauges(registry: &Registry, name: &str, help: &str, label: &str) -> IntGaugeVec {
+    let gauges = IntGaugeVec::new(Opts::new(name, help), &[label]).expect("a valid metric");
+    register(registry, gauges)
 }
 
 impl Default for Metrics {
@@ -83,19 +113,68 @@ impl Default for Metrics {
                 "Failed replies, by Bayeux error code (403, 402, …).",
                 "code",
             ),
+            scraped: Scraped {
+                links: gauges(
+                    r,
+                    "herald_sessions_by_link",
+                    "Sessions by how they are reached now: websocket, eventsource, poll (a long-poll or JSONP poll held), between (between polls, or away), local.",
+                    "link",
+                ),
+                queued_messages: gauge(r, "herald_queued_messages", "Messages waiting in sessions' queues."),
+                queued_bytes: gauge(r, "herald_queued_bytes", "Bytes waiting in sessions' queues."),
+                largest_queue_bytes: gauge(
+                    r,
+                    "herald_largest_queue_bytes",
+                    "Bytes waiting for the session that has the most (max_queue_bytes ends it).",
+                ),
+                bytes_in: counter(r, "herald_received_bytes_total", "Bytes of request bodies and WebSocket frames received."),
+                bytes_out: counter(r, "herald_sent_bytes_total", "Bytes of responses, WebSocket frames and EventSource events sent."),
+                messages_in: counter(r, "herald_received_messages_total", "Bayeux messages received from clients."),
+                limits: counters(r, "herald_limits_hit_total", "Refusals and cut-offs by the limit that caused them (spec/limits.md).", "limit"),
+                lock: Mutex::new(()),
+            },
             registry,
         }
     }
 }
 
 impl Metrics {
-    /// Every metric, in Prometheus' text format.
-    pub fn render(&self) -> String {
+    /// Every metric, in Prometheus' text format, the core's census and counters read now.
+    pub fn render(&self, core: &Bayeux) -> String {
+        self.scrape(core);
         let mut text = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut text)
             .expect("metrics encode to memory");
         String::from_utf8(text).expect("the text format is UTF-8")
+    }
+}
+
+impl Metrics {
+    fn scrape(&self, core: &Bayeux) {
+        let scraped = &self.scraped;
+        let census = core.census();
+        for link in Link::ALL {
+            let sessions = census.by(link) as i64;
+            scraped
+                .links
+                .with_label_values(&[link.name()])
+                .set(sessions);
+        }
+        scraped.queued_messages.set(census.queued_messages as i64);
+        scraped.queued_bytes.set(census.queued_bytes as i64);
+        let largest = census.largest_queue_bytes as i64;
+        scraped.largest_queue_bytes.set(largest);
+        let traffic = core.traffic();
+        let _one_at_a_time = scraped.lock.lock();
+        let advance =
+            |counter: &IntCounter, to: u64| counter.inc_by(to.saturating_sub(counter.get()));
+        advance(&scraped.bytes_in, traffic.bytes_in());
+        advance(&scraped.bytes_out, traffic.bytes_out());
+        advance(&scraped.messages_in, traffic.messages_in());
+        for (limit, hits) in traffic.limits() {
+            advance(&scraped.limits.with_label_values(&[limit.name()]), hits);
+        }
     }
 }
 
@@ -157,6 +236,7 @@ fn code(error: &BayeuxError) -> &'static str {
         Some("406") => "406",
         Some("409") => "409",
         Some("413") => "413",
+        Some("429") => "429",
         Some("502") => "502",
         Some("503") => "503",
         Some("504") => "504",

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -24,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::traffic::{Limit, Traffic};
+
 /// How long accepting pauses after an error such as running out of file descriptors, so
 /// the loop does not spin while connections close.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -35,7 +38,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How connections are served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// How long a connection may take to send a request's headers, counted from when it
     /// opens or from its previous answer; then it is closed (LIM-1). One timer, hyper's
@@ -45,6 +48,8 @@ pub struct Options {
     /// The most connections served at once (LIM-9); past it a new connection is answered
     /// 503 with `Retry-After` and closed, rather than left unanswered.
     pub max_connections: usize,
+    /// Where refused connections are counted, for the metrics.
+    pub traffic: Option<Arc<Traffic>>,
 }
 
 impl Default for Options {
@@ -52,6 +57,7 @@ impl Default for Options {
         Self {
             idle_timeout: crate::Config::default().idle_timeout,
             max_connections: default_max_connections(),
+            traffic: None,
         }
     }
 }
@@ -111,6 +117,9 @@ pub async fn serve_with(
         };
         let (tcp, peer) = tcp;
         if connections.len() >= options.max_connections {
+            if let Some(traffic) = &options.traffic {
+                traffic.hit(Limit::Connections);
+            }
             // Refusals are tracked too, and dropped at once past twice the limit: a flood
             // of them may not take the files the limit keeps free.
             if connections.len() < options.max_connections * 2 {
@@ -122,7 +131,7 @@ pub async fn serve_with(
             tcp,
             peer,
             router.clone(),
-            options,
+            options.idle_timeout,
             stopping.clone(),
         ));
     }
@@ -149,7 +158,7 @@ async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
     router: Router,
-    options: Options,
+    idle_timeout: Duration,
     stopping: CancellationToken,
 ) {
     // Bayeux replies and pushes are small writes that must leave at once: no Nagle delay.
@@ -164,7 +173,7 @@ async fn serve_connection(
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(options.idle_timeout)
+        .header_read_timeout(idle_timeout)
         .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(connection);

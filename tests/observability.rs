@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-use common::{client, post};
+use common::{client, connect, post};
 use herald::Herald;
 
 async fn get(router: &Router, path: &str) -> (StatusCode, String) {
@@ -84,4 +84,62 @@ async fn health_stays_up_and_ready_turns_off_when_shutdown_starts() {
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(get(&router, "/health").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_read_links_queues_traffic_and_limits_from_the_core() {
+    let herald = Herald::builder()
+        .config(herald::Config {
+            max_subscriptions: 1,
+            ..herald::Config::default()
+        })
+        .metrics()
+        .build();
+    let router = herald.router();
+    let holder = client(&router, "/room").await;
+    let waiting = client(&router, "/room").await;
+    let held = {
+        let (router, holder) = (router.clone(), holder.clone());
+        tokio::spawn(async move { connect(&router, &holder).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (_, refused) = post(
+        &router,
+        json!({"channel":"/meta/subscribe","clientId":waiting,"subscription":"/other"}),
+    )
+    .await;
+    assert_eq!(refused[0]["error"], "403:1:too_many_subscriptions");
+    // Published to both: the held connect takes its copy, the other waits in its queue.
+    post(
+        &router,
+        json!({"channel":"/room","clientId":waiting,"data":"x"}),
+    )
+    .await;
+    held.await.unwrap();
+    let (_, text) = get(&router, "/metrics").await;
+    assert_eq!(
+        value(
+            &text,
+            r#"herald_limits_hit_total{limit="max_subscriptions"}"#
+        ),
+        1.0
+    );
+    assert_eq!(value(&text, "herald_queued_messages"), 1.0);
+    assert!(value(&text, "herald_largest_queue_bytes") > 0.0);
+    assert_eq!(
+        value(&text, r#"herald_sessions_by_link{link="between"}"#),
+        2.0
+    );
+    // Two handshakes, three connects, three subscribes, one publish.
+    assert_eq!(value(&text, "herald_received_messages_total"), 9.0);
+    assert!(value(&text, "herald_received_bytes_total") > 500.0);
+    assert!(value(&text, "herald_sent_bytes_total") > 500.0);
+    let held = {
+        let (router, holder) = (router.clone(), holder.clone());
+        tokio::spawn(async move { connect(&router, &holder).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (_, text) = get(&router, "/metrics").await;
+    assert_eq!(value(&text, r#"herald_sessions_by_link{link="poll"}"#), 1.0);
+    held.abort();
 }

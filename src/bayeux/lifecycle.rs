@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 use super::Bayeux;
 use crate::cluster::{ClusterError, Inbox, Interest};
 use crate::session::{EndReason, ServerSession, Session};
+use crate::traffic::Limit;
 
 impl Bayeux {
     /// Starts what runs beside requests: the sweeper, and this node's inbox from the
@@ -70,6 +71,9 @@ impl Bayeux {
         let ended = session.end(reason);
         let handle = ServerSession(Arc::clone(session));
         if ended {
+            if let Some(limit) = Limit::of_end(reason) {
+                self.traffic.hit(limit);
+            }
             for listener in &self.hooks.listeners {
                 listener.session_removed(&handle, reason);
             }

@@ -45,6 +45,7 @@ impl Bayeux {
             }
         };
         self.pace(&mut reply, true);
+        self.count_limit(&reply);
         // A handshake reply cannot be dropped: the client would wait for it forever.
         let _ = self
             .hooks

@@ -39,8 +39,9 @@ use crate::protocol::{
 use crate::request::RequestInfo;
 use crate::security::{Authorizers, SecurityPolicy};
 use crate::service::Services;
-use crate::session::{QueueLimit, ServerSession};
+use crate::session::{Census, QueueLimit, ServerSession};
 use crate::sign_in::SignIn;
+use crate::traffic::{Limit, Traffic};
 
 use admission::Admission;
 use browsers::Browsers;
@@ -112,6 +113,7 @@ pub struct Bayeux {
     connection_types: Vec<&'static str>,
     browsers: Browsers,
     admission: Admission,
+    traffic: Arc<Traffic>,
     /// Cancelled once when the server shuts down; held connects then answer at once
     /// (CN-8), streams end and the sweeper stops.
     shutdown: CancellationToken,
@@ -154,6 +156,7 @@ impl Bayeux {
                 bytes: config.max_queue_bytes,
             }),
             browsers: Browsers::new(config.max_polls_per_browser),
+            traffic: Arc::default(),
             admission: Admission::new(
                 config.max_handshake_rate,
                 config.handshake_surge,
@@ -177,9 +180,26 @@ impl Bayeux {
         self.hub.session_count()
     }
 
+    /// This node's sessions, counted by how they are reached and what they have waiting.
+    pub fn census(&self) -> Census {
+        self.hub.census()
+    }
+
+    /// What crossed this node's doors, and the limits hit.
+    pub fn traffic(&self) -> &Arc<Traffic> {
+        &self.traffic
+    }
+
     /// Whether `connection_type` is enabled (TR-1).
     pub fn offers(&self, connection_type: ConnectionType) -> bool {
         self.config.connection_types.contains(&connection_type)
+    }
+
+    /// Counts a refusal that is a limit (spec/limits.md) for the metrics.
+    fn count_limit(&self, reply: &Reply) {
+        if let Some(limit) = reply.error().and_then(Limit::of_error) {
+            self.traffic.hit(limit);
+        }
     }
 
     fn offers_name(&self, connection_type: &str) -> bool {
@@ -325,6 +345,7 @@ impl Bayeux {
         session: Option<&ServerSession>,
     ) {
         self.pace(&mut reply, false);
+        self.count_limit(&reply);
         if self.hooks.extensions.reply(&mut reply, request, session) {
             processed.response.push(reply);
         }

@@ -11,6 +11,7 @@
 //! Only the protocol core drives a session: transports reach one through the core's
 //! outbound door ([`crate::bayeux`]), never directly.
 
+mod census;
 mod handle;
 mod queue;
 mod state;
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 use crate::protocol::FrozenEvent;
 use queue::Queue;
 
+pub use census::{Census, Link};
 pub use handle::ServerSession;
 pub use queue::{QueueLimit, Taken};
 pub use state::{EndReason, SessionEvent, SessionState};

@@ -79,6 +79,10 @@ impl Queue {
         self.events.is_empty()
     }
 
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.events.len()
     }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
 use crate::protocol::MalformedBatch;
+use crate::traffic::Limit;
 
 /// A request the server cannot read as Bayeux messages.
 #[derive(Debug, Error)]
@@ -36,6 +37,18 @@ impl From<MalformedBatch> for TransportError {
             MalformedBatch::Json => "malformed JSON messages",
             MalformedBatch::NotMessages => "expected a JSON object or array of objects",
         })
+    }
+}
+
+impl TransportError {
+    /// The limit this refusal reports, if it is one.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            TransportError::PayloadTooLarge => Some(Limit::Body),
+            TransportError::TooManyMessages(_) => Some(Limit::Batch),
+            TransportError::RequestTimeout => Some(Limit::BodyTimeout),
+            _ => None,
+        }
     }
 }
 

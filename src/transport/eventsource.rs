@@ -35,10 +35,15 @@ pub fn stream(bayeux: &Arc<Bayeux>, path: &str) -> Result<Response, TransportErr
     let push = bayeux
         .event_stream(client_id)
         .ok_or(TransportError::BadRequest("unknown client"))?;
-    let pushes = stream::unfold(push, |mut push| async move {
-        let json = push.next_json().await?;
-        let event = Event::default().data(String::from_utf8_lossy(&json));
-        Some((Ok::<_, Infallible>(event), push))
+    let traffic = Arc::clone(bayeux.traffic());
+    let pushes = stream::unfold(push, move |mut push| {
+        let traffic = Arc::clone(&traffic);
+        async move {
+            let json = push.next_json().await?;
+            traffic.sent(json.len());
+            let event = Event::default().data(String::from_utf8_lossy(&json));
+            Some((Ok::<_, Infallible>(event), push))
+        }
     });
     let stopping = Arc::clone(bayeux);
     let events = stream::once(async { Ok(Event::default().retry(RETRY)) })

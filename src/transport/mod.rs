@@ -41,7 +41,7 @@ pub async fn endpoint(State(bayeux): State<Arc<Bayeux>>, request: Request) -> Re
         Method::GET => match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
             Ok(upgrade) if bayeux.offers(ConnectionType::WebSocket) => {
                 let request = RequestInfo::detached(&parts.headers, peer);
-                Ok(websocket::upgrade(bayeux, upgrade, request))
+                Ok(websocket::upgrade(Arc::clone(&bayeux), upgrade, request))
             }
             _ if eventsource::is_request(&parts.headers) => {
                 if bayeux.offers(ConnectionType::EventSource) {
@@ -74,7 +74,12 @@ pub async fn endpoint(State(bayeux): State<Arc<Bayeux>>, request: Request) -> Re
         Method::OPTIONS => Ok(StatusCode::OK.into_response()),
         _ => Err(TransportError::MethodNotAllowed),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    result.unwrap_or_else(|refused| {
+        if let Some(limit) = refused.limit() {
+            bayeux.traffic().hit(limit);
+        }
+        refused.into_response()
+    })
 }
 
 /// One HTTP request/response exchange, shared by long-polling and JSONP: the batch is
@@ -86,6 +91,7 @@ pub async fn exchange(
     request: RequestInfo,
 ) -> Result<(Bytes, Option<HeaderValue>), TransportError> {
     let batch = parse_batch(&json)?;
+    bayeux.traffic().received(json.len(), batch.len());
     if batch.len() > bayeux.config().max_batch {
         return Err(TransportError::TooManyMessages(bayeux.config().max_batch));
     }
@@ -106,7 +112,9 @@ pub async fn exchange(
         response.set_connect(events, reply);
     }
     let cookie = (needs_cookie && response.has_handshake()).then(browser::new_cookie);
-    Ok((response.to_json(), cookie))
+    let json = response.to_json();
+    bayeux.traffic().sent(json.len());
+    Ok((json, cookie))
 }
 
 /// The headers every HTTP reply carries: replies must never be cached (HTTP-3, TR-3).

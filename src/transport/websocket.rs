@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::bayeux::{Bayeux, Connection, Inbound, PushStream};
 use crate::protocol::{parse_batch, Response as BayeuxResponse};
 use crate::request::RequestInfo;
+use crate::traffic::{Limit, Traffic};
 
 /// Close code for a frame that is not Bayeux messages (RFC 6455: invalid payload data).
 const INVALID_PAYLOAD: u16 = 1007;
@@ -91,7 +92,12 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
     let (sink, mut frames) = socket.split();
     // Pushed messages do not pass here: the writer takes them from its stream.
     let (outgoing, pending) = mpsc::channel(PENDING_FRAMES);
-    let writer = tokio::spawn(write(sink, pending, bayeux.config().write_timeout));
+    let writer = tokio::spawn(write(
+        sink,
+        pending,
+        bayeux.config().write_timeout,
+        Arc::clone(bayeux.traffic()),
+    ));
     let mut pings = PingBudget::new();
     // The task finishing the latest connect held on this socket.
     let mut held: Option<JoinHandle<()>> = None;
@@ -118,6 +124,7 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
                 if pings.spend() {
                     continue;
                 }
+                bayeux.traffic().hit(Limit::Pings);
                 let close = Some((POLICY_VIOLATION, "too many pings"));
                 let _ = outgoing.send(Outgoing::Close(close)).await;
                 break;
@@ -138,12 +145,17 @@ async fn serve(bayeux: Arc<Bayeux>, socket: WebSocket, request: RequestInfo) {
             }
             None => break,
         };
-        let Ok(batch) = parse_batch(text.as_bytes()) else {
+        let parsed = parse_batch(text.as_bytes());
+        bayeux
+            .traffic()
+            .received(text.len(), parsed.as_ref().map_or(0, Vec::len));
+        let Ok(batch) = parsed else {
             let close = Some((INVALID_PAYLOAD, "malformed JSON messages"));
             let _ = outgoing.send(Outgoing::Close(close)).await;
             break;
         };
         if batch.len() > bayeux.config().max_batch {
+            bayeux.traffic().hit(Limit::Batch);
             let close = Some((MESSAGE_TOO_BIG, "too many messages in one frame"));
             let _ = outgoing.send(Outgoing::Close(close)).await;
             break;
@@ -192,6 +204,7 @@ async fn write(
     mut sink: SplitSink<WebSocket, Message>,
     mut pending: mpsc::Receiver<Outgoing>,
     timeout: std::time::Duration,
+    traffic: Arc<Traffic>,
 ) {
     let mut push: Option<PushStream> = None;
     loop {
@@ -214,6 +227,7 @@ async fn write(
         let sent = match outgoing {
             Outgoing::Frame(bytes) => match Utf8Bytes::try_from(bytes) {
                 Ok(text) => {
+                    traffic.sent(text.len());
                     match tokio::time::timeout(timeout, sink.send(Message::Text(text))).await {
                         Ok(sent) => sent,
                         Err(_) => {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{ArgAction, Parser, Subcommand};
 use herald::app::{App, Served};
 use herald::config;
-use herald::config::file::{ConfigError, ConfigFile, Secret};
+use herald::config::file::{AdminSection, ConfigError, ConfigFile, Secret};
 use herald::protocol::ChannelName;
 use herald::{Config, ConnectionType, Herald};
 use tracing_subscriber::EnvFilter;
@@ -148,6 +148,10 @@ struct Serve {
         hide_env_values = true
     )]
     api_keys: Option<Vec<String>>,
+    /// The password that opens the admin page at /admin (overrides `[admin] password`;
+    /// without one there is no admin page).
+    #[arg(long, env = "HERALD_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
     /// Log filter, e.g. `info` or `herald=debug` [default: info].
     #[arg(long, env = "HERALD_LOG")]
     log: Option<String>,
@@ -239,6 +243,11 @@ impl Serve {
             .api_keys
             .map(|keys| keys.into_iter().map(Secret::new).collect());
         file.api_keys = api_keys.or(file.api_keys.take());
+        if let Some(password) = self.admin_password {
+            file.admin = Some(AdminSection {
+                password: Secret::new(password),
+            });
+        }
         let extensions = &mut file.extensions;
         extensions.ack = self.ack.or(extensions.ack);
         extensions.timesync = self.timesync.or(extensions.timesync);

@@ -2,9 +2,11 @@
 //! at `/metrics`, through the `prometheus` crate, and `/health` and `/ready` for the
 //! orchestrator.
 //!
-//! The metrics listen where the core already tells listeners and extensions what happens
-//! (sessions, subscriptions, publishes, replies), so they add an atomic increment there
-//! and nothing per recipient: a publish's deliveries are counted once, by its reach.
+//! Session counts and errors are counted where the core already tells listeners and
+//! extensions (sessions, subscriptions, replies); everything else (publishes, deliveries,
+//! bytes, limits, queues, links) is read from the core's own counters and census when
+//! scraped. Nothing runs per recipient: a publish's deliveries are counted once, by its
+//! reach.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use crate::bayeux::Bayeux;
 
 use crate::extension::{Extension, Verdict};
 use crate::listener::Listener;
-use crate::protocol::{BayeuxError, ChannelPattern, FrozenEvent, Message, Reply};
+use crate::protocol::{BayeuxError, ChannelPattern, Message, Reply};
 use crate::request::RequestInfo;
 use crate::session::{EndReason, Link, ServerSession};
 
@@ -172,6 +174,8 @@ impl Metrics {
         advance(&scraped.bytes_in, traffic.bytes_in());
         advance(&scraped.bytes_out, traffic.bytes_out());
         advance(&scraped.messages_in, traffic.messages_in());
+        advance(&self.published, traffic.published_count());
+        advance(&self.delivered, traffic.delivered_count());
         for (limit, hits) in traffic.limits() {
             advance(&scraped.limits.with_label_values(&[limit.name()]), hits);
         }
@@ -206,11 +210,6 @@ impl Listener for Arc<Metrics> {
 
     fn unsubscribed(&self, _: &ServerSession, _: &ChannelPattern) {
         self.subscriptions.dec();
-    }
-
-    fn published(&self, _: Option<&ServerSession>, _: &FrozenEvent, reached: usize) {
-        self.published.inc();
-        self.delivered.inc_by(reached as u64);
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Traffic {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     messages_in: AtomicU64,
+    published: AtomicU64,
+    delivered: AtomicU64,
     limits: [AtomicU64; Limit::ALL.len()],
 }
 
@@ -113,6 +115,12 @@ impl Traffic {
     /// A response, frame or event of `bytes` went out.
     pub fn sent(&self, bytes: usize) {
         self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A broadcast was published and queued for `reached` sessions of this node.
+    pub fn published(&self, reached: usize) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.delivered.fetch_add(reached as u64, Ordering::Relaxed);
     }
 
     /// `limit` was hit once.
@@ -133,6 +141,16 @@ impl Traffic {
     /// Messages received from clients.
     pub fn messages_in(&self) -> u64 {
         self.messages_in.load(Ordering::Relaxed)
+    }
+
+    /// Broadcasts published on this node.
+    pub fn published_count(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// Broadcast deliveries queued for this node's sessions.
+    pub fn delivered_count(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
     }
 
     /// How often each limit was hit, in the order of [`Limit::ALL`].

@@ -6,6 +6,7 @@
 //! [`crate::PublishFilter`]) built from its section of the file; [`App`] puts them on a
 //! [`Builder`] and adds the API's routes.
 
+pub mod admin;
 pub mod api;
 pub mod backend;
 pub mod jwt;
@@ -36,6 +37,7 @@ pub struct App {
     presence: Arc<Presence>,
     webhooks: Option<Webhooks>,
     api_keys: Vec<Secret>,
+    admin_password: Option<Secret>,
 }
 
 #[derive(Debug)]
@@ -125,6 +127,7 @@ impl App {
             rules: (!file.channels.is_empty() || file.sign_in.is_some()).then_some(rules),
             webhooks,
             api_keys,
+            admin_password: file.admin.as_ref().map(|admin| admin.password.clone()),
         })
     }
 
@@ -162,6 +165,9 @@ impl App {
                 Some(self.presence),
                 self.api_keys,
             ));
+        }
+        if let Some(password) = self.admin_password {
+            router = router.merge(admin::routes(herald.clone(), password));
         }
         Served { herald, router }
     }

@@ -136,6 +136,7 @@ impl Bayeux {
         self.hooks.extensions.broadcast(&mut event, from)?;
         let event = event.freeze();
         let reached = self.deliver_local(&event);
+        self.traffic.published(reached);
         for listener in &self.hooks.listeners {
             listener.published(from, &event, reached);
         }

@@ -211,6 +211,8 @@ pub struct ConfigFile {
     pub channels: Vec<ChannelRuleSection>,
     /// The backend API.
     pub api: Option<ApiSection>,
+    /// The admin page.
+    pub admin: Option<AdminSection>,
     /// Webhooks.
     pub webhooks: Option<WebhooksSection>,
     /// Presence events.
@@ -322,6 +324,14 @@ pub struct ApiSection {
     /// The keys that open the API.
     #[serde(default)]
     pub keys: Vec<Spanned<Secret>>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// The password that opens `/admin`.
+    pub password: Secret,
 }
 
 /// `[webhooks]`.

@@ -24,6 +24,15 @@ struct Entry {
     subscriptions: Mutex<HashSet<ChannelPattern>>,
 }
 
+/// What one sweep found.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// Sessions nobody connected for (SES-2).
+    pub expired: Vec<Arc<Session>>,
+    /// Sessions whose client stopped reading its stream (LIM-4).
+    pub stalled: Vec<Arc<Session>>,
+}
+
 /// This node's sessions and subscriptions.
 #[derive(Debug)]
 pub struct Hub {
@@ -191,14 +200,20 @@ impl Hub {
         self.broker.publish(channel, event)
     }
 
-    /// The sessions idle longer than `idle` (SES-2), for the caller to end.
-    pub fn expired(&self, idle: Duration) -> Vec<Arc<Session>> {
+    /// The sessions idle longer than `idle` (SES-2), and those whose push stream took
+    /// nothing for `stall` while messages waited (LIM-4), for the caller to end.
+    pub fn swept(&self, idle: Duration, stall: Duration) -> Swept {
         let now = Instant::now();
-        self.sessions
-            .iter()
-            .filter(|entry| entry.session.is_expired(now, idle))
-            .map(|entry| Arc::clone(&entry.session))
-            .collect()
+        let mut swept = Swept::default();
+        for entry in self.sessions.iter() {
+            let session = &entry.session;
+            if session.is_expired(now, idle) {
+                swept.expired.push(Arc::clone(session));
+            } else if session.is_stalled(now, stall) {
+                swept.stalled.push(Arc::clone(session));
+            }
+        }
+        swept
     }
 
     /// How many sessions are live.
@@ -220,7 +235,7 @@ impl Hub {
 mod tests {
     use super::*;
     use crate::protocol::Event;
-    use crate::session::EndReason;
+    use crate::session::{Claim, EndReason, StreamKind};
     use serde_json::value::RawValue;
 
     fn pattern(p: &str) -> ChannelPattern {
@@ -311,8 +326,35 @@ mod tests {
         let hub = Hub::new(QueueLimit::messages(1));
         let session = hub.new_session(false);
         hub.add(&session);
-        assert!(hub.expired(Duration::from_secs(60)).is_empty());
+        let sweep = |idle| hub.swept(idle, Duration::from_secs(60));
+        assert!(sweep(Duration::from_secs(60)).expired.is_empty());
         tokio::time::advance(Duration::from_millis(5)).await;
-        assert_eq!(hub.expired(Duration::from_millis(1)).len(), 1);
+        assert_eq!(sweep(Duration::from_millis(1)).expired.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_that_takes_nothing_while_messages_wait_is_stalled() {
+        let hub = Hub::new(QueueLimit::messages(100));
+        let channel = ChannelName::parse("/a").unwrap();
+        let session = hub.new_session(false);
+        hub.add(&session);
+        hub.subscribe(&session, &ChannelPattern::from(channel.clone()), 10, || ());
+        let stream = session.attach_stream(StreamKind::Downstream);
+        let limit = Duration::from_secs(2);
+        let stalled = |hub: &Hub| hub.swept(Duration::from_secs(60), limit).stalled.len();
+        // Nothing waiting: never stalled, however long the stream is quiet.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(stalled(&hub), 0);
+        hub.publish(&channel, &event(&channel));
+        assert_eq!(stalled(&hub), 0, "first seen waiting");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        session.take(Claim::Stream(stream));
+        hub.publish(&channel, &event(&channel));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(stalled(&hub), 0, "it took something since: a fresh start");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(stalled(&hub), 0, "within the limit");
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert_eq!(stalled(&hub), 1);
     }
 }

@@ -142,17 +142,18 @@ impl Herald {
             let page = demo::page(&path);
             router = router.route("/", get(move || async move { page }));
         }
-        // OBS-2: alive while the process answers; ready until shutdown starts.
+        // OBS-2: alive while the process answers; ready unless shutting down or cut off
+        // from its cluster.
         router = router.route("/health", get(|| async { "ok" }));
         let core = Arc::clone(&self.core);
         router = router.route(
             "/ready",
             get(move || {
-                let ready = !core.is_shutting_down();
+                let unready = core.unready();
                 async move {
-                    match ready {
-                        true => (http::StatusCode::OK, "ready"),
-                        false => (http::StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+                    match unready {
+                        None => (http::StatusCode::OK, "ready"),
+                        Some(why) => (http::StatusCode::SERVICE_UNAVAILABLE, why),
                     }
                 }
             }),

@@ -92,7 +92,7 @@ struct Serve {
     #[arg(long, env = "HERALD_MAX_BATCH")]
     max_batch: Option<usize>,
     /// Publishes per second one session may make; past it 429::publish_rate_exceeded
-    /// [default: 0, no limit].
+    /// [default: 1000, 0 for no limit].
     #[arg(long, env = "HERALD_MAX_PUBLISH_RATE")]
     max_publish_rate: Option<u32>,
     /// Most connections served at once; more are answered 503 [default: nine tenths of the
@@ -109,6 +109,10 @@ struct Serve {
     /// X-Forwarded-For); past it 429::handshake_rate_exceeded [default: 100, 0 for none].
     #[arg(long, env = "HERALD_MAX_HANDSHAKE_RATE")]
     max_handshake_rate: Option<u32>,
+    /// Bind each session to the browser that made it (its BAYEUX_BROWSER cookie), so its
+    /// clientId alone is useless elsewhere [default: true].
+    #[arg(long, env = "HERALD_BIND_SESSIONS", action = ArgAction::Set)]
+    bind_sessions: Option<bool>,
     /// Handshakes per second past which clients are told to come back spread over
     /// --surge-spread [default: 1000, 0 for never].
     #[arg(long, env = "HERALD_HANDSHAKE_SURGE")]
@@ -233,6 +237,7 @@ impl Serve {
         file.max_sessions = self.max_sessions.or(file.max_sessions);
         file.max_handshake_rate = self.max_handshake_rate.or(file.max_handshake_rate);
         file.handshake_surge = self.handshake_surge.or(file.handshake_surge);
+        file.bind_sessions = self.bind_sessions.or(file.bind_sessions);
         file.transports = self.transports.or(file.transports.take());
         file.allowed_origins = self.allowed_origins.or(file.allowed_origins.take());
         file.max_polls_per_browser = self.max_polls_per_browser.or(file.max_polls_per_browser);

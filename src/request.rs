@@ -3,7 +3,7 @@
 //! security policy or an extension reads them; a session's attributes keep what outlives
 //! the request.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use http::header::{self, HeaderMap};
 
@@ -98,6 +98,26 @@ impl RequestInfo {
     /// The client's address, as the server saw the TCP connection (a proxy's, behind one).
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// The client's address as herald counts it: the peer's, or for a peer on this host (a
+    /// reverse proxy, most likely) the last hop of its `X-Forwarded-For`, which only a local
+    /// process could have written.
+    pub fn client_address(&self) -> Option<IpAddr> {
+        let peer = self.peer?.ip().to_canonical();
+        if !peer.is_loopback() {
+            return Some(peer);
+        }
+        let forwarded = self.header_values("x-forwarded-for").last();
+        let last = forwarded
+            .and_then(|hops| hops.rsplit(',').next())
+            .map(str::trim);
+        let hop = last.and_then(|hop| {
+            hop.parse::<IpAddr>()
+                .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+                .ok()
+        });
+        Some(hop.map_or(peer, |hop| hop.to_canonical()))
     }
 }
 

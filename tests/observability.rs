@@ -2,6 +2,9 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -10,6 +13,9 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use common::{client, connect, post};
+use futures_util::future::BoxFuture;
+use herald::cluster::{Cluster, ClusterError, Inbox, Interest};
+use herald::protocol::FrozenEvent;
 use herald::Herald;
 
 async fn get(router: &Router, path: &str) -> (StatusCode, String) {
@@ -142,4 +148,48 @@ async fn metrics_read_links_queues_traffic_and_limits_from_the_core() {
     let (_, text) = get(&router, "/metrics").await;
     assert_eq!(value(&text, r#"herald_sessions_by_link{link="poll"}"#), 1.0);
     held.abort();
+}
+
+/// A cluster of one whose engine can be taken away, as a Redis connection can.
+struct Flaky(AtomicBool);
+
+type Taken = BoxFuture<'static, Result<(), ClusterError>>;
+
+impl Cluster for Flaky {
+    fn join(&self, _: Inbox) -> Taken {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn publish(&self, _: &FrozenEvent) -> Taken {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn interest(&self, _: Interest) -> Taken {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn is_available(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[tokio::test]
+async fn ready_turns_off_while_the_cluster_is_away_and_back_on_when_it_returns() {
+    let engine = Arc::new(Flaky(true.into()));
+    let herald = Herald::builder().cluster(engine.clone()).build();
+    let router = herald.router();
+    assert_eq!(get(&router, "/ready").await.0, StatusCode::OK);
+    engine.0.store(false, Ordering::Relaxed);
+    assert_eq!(
+        get(&router, "/ready").await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cluster unavailable".to_owned()
+        )
+    );
+    assert_eq!(get(&router, "/health").await.0, StatusCode::OK);
+    let id = client(&router, "/room").await;
+    assert!(!id.is_empty(), "its own clients are still served");
+    engine.0.store(true, Ordering::Relaxed);
+    assert_eq!(get(&router, "/ready").await.0, StatusCode::OK);
 }

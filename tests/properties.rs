@@ -152,3 +152,65 @@ proptest! {
         answered(vec![jsonp, form])?;
     }
 }
+
+/// A message-shaped object: any of the channels a client may name, with fields that are
+/// echoed back (`id`, `subscription`) or not, of any size.
+fn message() -> impl Strategy<Value = serde_json::Value> {
+    let channel = prop_oneof![
+        Just("/meta/handshake".to_owned()),
+        Just("/meta/connect".to_owned()),
+        Just("/meta/subscribe".to_owned()),
+        Just("/meta/unsubscribe".to_owned()),
+        Just("/meta/disconnect".to_owned()),
+        Just("/meta/unknown".to_owned()),
+        "[/a-z*:,]{0,40}",
+    ];
+    (
+        prop::option::of(channel),
+        prop::option::of("[ -~]{0,40}"),
+        prop::option::of(prop_oneof![
+            "[ -~]{0,60}".prop_map(serde_json::Value::from),
+            prop::collection::vec("[/a-z*]{0,20}", 0..8).prop_map(serde_json::Value::from),
+        ]),
+        prop::option::of("[a-z0-9]{0,40}"),
+        prop::option::of(prop::collection::vec("[ -~]{0,20}", 0..4)),
+    )
+        .prop_map(|(channel, id, subscription, client_id, types)| {
+            let mut message = serde_json::Map::new();
+            let mut put = |key: &str, value: Option<serde_json::Value>| {
+                if let Some(value) = value {
+                    message.insert(key.into(), value);
+                }
+            };
+            put("channel", channel.map(Into::into));
+            put("id", id.map(Into::into));
+            put("subscription", subscription);
+            put("clientId", client_id.map(Into::into));
+            put("supportedConnectionTypes", types.map(Into::into));
+            put("data", Some(serde_json::json!(1)));
+            message.into()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// LIM-14: whatever a request holds, the replies to its own messages are at most
+    /// twice its size plus 512 bytes per message.
+    #[test]
+    fn replies_are_bounded_by_the_request(batch in prop::collection::vec(message(), 1..20)) {
+        let body = serde_json::Value::Array(batch.clone()).to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let answer = runtime.block_on(async {
+            let router = Herald::builder().build().router();
+            let request = Request::post("/cometd")
+                .header("content-type", "application/json")
+                .body(Body::from(body.clone()))
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes()
+        });
+        let bound = 2 * body.len() + 512 * batch.len();
+        prop_assert!(answer.len() <= bound, "{} bytes of replies to {} bytes: {}", answer.len(), body.len(), String::from_utf8_lossy(&answer));
+    }
+}

@@ -115,3 +115,46 @@ test('LIM-13: one address handshaking past its rate is refused with advice to co
   const [later] = await from('203.0.113.7');
   assert.equal(later.successful, true, 'the address may handshake again a second later');
 });
+
+test('LIM-12: with the default publish rate, one client flooding batches cannot end a polling subscriber\'s session; it gets every accepted message', async (t) => {
+  const fair = await startHerald(t, '');
+  const hs = [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }];
+  const [sub] = await bayeux(fair, hs);
+  const on = (messages) => bayeux(fair, messages);
+  const connect = () => on([{ channel: '/meta/connect', clientId: sub.clientId, connectionType: 'long-polling' }]);
+  await connect();
+  assert.equal((await on([{ channel: '/meta/subscribe', clientId: sub.clientId, subscription: '/fair' }]))[0].successful, true);
+  let got = 0;
+  let ended = null;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const replies = await connect();
+      got += replies.filter((m) => m.channel === '/fair').length;
+      const reply = replies.find((m) => m.channel === '/meta/connect');
+      if (!reply?.successful) {
+        ended = reply;
+        return;
+      }
+    }
+  })();
+  // 20 batches of 1,000 as fast as the flooder can send them: twice the subscriber's
+  // queue (max_queue, 10,000) in well under a second before the limit.
+  const [flooder] = await bayeux(fair, hs);
+  let accepted = 0;
+  let refused;
+  for (let b = 0; b < 20; b++) {
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ channel: '/fair', clientId: flooder.clientId, data: { b, i } }));
+    const replies = await on(batch);
+    accepted += replies.filter((r) => r.successful).length;
+    refused ??= replies.find((r) => !r.successful);
+  }
+  assert.equal(refused?.error, '429:1000:publish_rate_exceeded');
+  const deadline = Date.now() + 5_000;
+  while (got < accepted && !ended && Date.now() < deadline) await sleep(20);
+  polling = false;
+  assert.equal(ended, null, `the subscriber's session ended: ${JSON.stringify(ended)}`);
+  assert.equal(got, accepted, 'every accepted message reached the subscriber');
+  await on([{ channel: '/meta/disconnect', clientId: sub.clientId }]);
+  await poller;
+});

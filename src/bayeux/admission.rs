@@ -3,7 +3,7 @@
 //! client already obeys, rather than by dropping connections, which clients retry at once.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -82,25 +82,14 @@ impl Admission {
         admitted
     }
 
-    /// The address a handshake is counted against: the peer's, or for a peer on this host
-    /// (a reverse proxy, most likely) the last hop of its `X-Forwarded-For`, which only a
-    /// local process could have written. A local peer without one is not limited: it is a
-    /// process of the operator's own. IPv6 addresses count per /64, what one host is given.
+    /// The address a handshake is counted against (see [`RequestInfo::client_address`]);
+    /// a local process without a proxy's header is the operator's own and not limited.
+    /// IPv6 addresses count per /64, what one host is given.
     fn limited_address(&self, request: &RequestInfo) -> Option<IpAddr> {
         if self.per_address == 0 {
             return None;
         }
-        let peer = request.peer().map(|p| p.ip().to_canonical())?;
-        let address = if peer.is_loopback() {
-            let forwarded = request.header_values("x-forwarded-for").last()?;
-            let last = forwarded.rsplit(',').next()?.trim();
-            last.parse::<IpAddr>()
-                .or_else(|_| last.parse::<SocketAddr>().map(|s| s.ip()))
-                .ok()?
-                .to_canonical()
-        } else {
-            peer
-        };
+        let address = request.client_address().filter(|a| !a.is_loopback())?;
         Some(match address {
             IpAddr::V6(v6) => {
                 let mut octets = v6.octets();

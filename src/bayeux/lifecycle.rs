@@ -36,6 +36,18 @@ impl Bayeux {
         self.shutdown.cancel();
     }
 
+    /// Why the node should not take new clients now, if it should not (OBS-2): it is
+    /// shutting down, or its cluster is away.
+    pub fn unready(&self) -> Option<&'static str> {
+        if self.is_shutting_down() {
+            Some("shutting down")
+        } else if self.cluster.as_ref().is_some_and(|c| !c.is_available()) {
+            Some("cluster unavailable")
+        } else {
+            None
+        }
+    }
+
     /// Whether shutdown has started.
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.is_cancelled()
@@ -46,7 +58,8 @@ impl Bayeux {
         self.shutdown.cancelled().await;
     }
 
-    /// Ends expired sessions every `sweep_period` until shutdown (SES-2).
+    /// Ends expired sessions (SES-2) and stalled streams' sessions (LIM-4) every
+    /// `sweep_period` until shutdown.
     async fn run_sweeper(self: Arc<Self>) {
         let idle = self.config.interval + self.config.max_interval;
         let mut ticks = tokio::time::interval(self.config.sweep_period);
@@ -55,12 +68,16 @@ impl Bayeux {
                 _ = ticks.tick() => {}
                 _ = self.shutdown.cancelled() => return,
             }
-            let expired = self.hub.expired(idle);
-            for session in &expired {
+            let swept = self.hub.swept(idle, self.config.write_timeout);
+            for session in &swept.expired {
                 self.end_session(session, EndReason::Expired);
             }
-            if !expired.is_empty() {
-                tracing::debug!(expired = expired.len(), "swept expired sessions");
+            for session in &swept.stalled {
+                self.end_session(session, EndReason::TooSlow);
+            }
+            if !swept.expired.is_empty() || !swept.stalled.is_empty() {
+                let (expired, stalled) = (swept.expired.len(), swept.stalled.len());
+                tracing::debug!(expired, stalled, "swept sessions");
             }
         }
     }

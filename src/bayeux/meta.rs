@@ -19,7 +19,7 @@ impl Bayeux {
         self: &Arc<Self>,
         message: &mut Message,
         inbound: Inbound<'_>,
-    ) -> Reply {
+    ) -> (Reply, Option<Box<str>>) {
         let session = ServerSession(
             self.hub
                 .new_session(inbound.connection == Connection::Local),
@@ -32,8 +32,12 @@ impl Bayeux {
             Ok(()) => self.accept(message, &session, inbound).await,
             Err(error) => Err(error),
         };
+        let mut new_browser = None;
         let mut reply = match accepted {
-            Ok(reply) => reply,
+            Ok(reply) => {
+                new_browser = self.bind(&session, inbound);
+                reply
+            }
             Err(error @ BayeuxError::HandshakeRateExceeded(_)) => {
                 let mut reply = super::failed(message, error);
                 reply.delay(self.admission.retry_after_refusal());
@@ -51,7 +55,7 @@ impl Bayeux {
             .hooks
             .extensions
             .reply(&mut reply, message, Some(&session));
-        reply
+        (reply, new_browser)
     }
 
     async fn accept(

@@ -11,6 +11,7 @@
 //! [`Cluster`].
 
 mod admission;
+mod binding;
 mod browsers;
 mod connect;
 mod directory;
@@ -82,13 +83,16 @@ pub struct Processed {
     pub stream: Option<PushStream>,
     /// A disconnect in the batch ended a session.
     pub ended: bool,
+    /// A browser id for the `BAYEUX_BROWSER` cookie the response must set: a handshake
+    /// came over HTTP without one (TR-8, BIND-1).
+    pub new_browser: Option<Box<str>>,
 }
 
 impl Processed {
     /// The response and the connect, for a request/response transport, which has no use
     /// for a push stream: the rest is dropped here, not kept while the connect is held.
-    pub fn into_response(self) -> (Response, Option<PendingConnect>) {
-        (self.response, self.connect)
+    pub fn into_response(self) -> (Response, Option<PendingConnect>, Option<Box<str>>) {
+        (self.response, self.connect, self.new_browser)
     }
 }
 
@@ -275,13 +279,15 @@ impl Bayeux {
         processed: &mut Processed,
     ) {
         if message.channel().meta() == Some(Meta::Handshake) {
-            let reply = self.handshake(&mut message, inbound).await;
+            let (reply, new_browser) = self.handshake(&mut message, inbound).await;
             processed.response.set_handshake(reply);
+            processed.new_browser = new_browser;
             return;
         }
         let session = message
             .client_id()
             .and_then(|id| self.hub.session(id))
+            .filter(|session| self.admits(session, inbound))
             .map(ServerSession);
         let from = Incoming {
             session: session.as_ref(),

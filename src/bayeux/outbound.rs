@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::Bayeux;
+use super::{Bayeux, Connection, Inbound};
 use crate::protocol::{events_json, FrozenEvent};
+use crate::request::RequestInfo;
 use crate::session::{
     Claim, EndReason, ServerSession, Session, StreamKind, StreamTicket, Taken, Wake,
 };
@@ -36,9 +37,20 @@ impl Bayeux {
     }
 
     /// The push stream of an EventSource for the session `client_id` (TR-4), or `None`
-    /// when no such session lives.
-    pub fn event_stream(self: &Arc<Self>, client_id: &str) -> Option<PushStream> {
-        let session = self.hub.session(client_id)?;
+    /// when no such session lives, or it is not this browser's (BIND-1).
+    pub fn event_stream(
+        self: &Arc<Self>,
+        client_id: &str,
+        request: &RequestInfo,
+    ) -> Option<PushStream> {
+        let inbound = Inbound {
+            request,
+            connection: Connection::Http,
+        };
+        let session = self
+            .hub
+            .session(client_id)
+            .filter(|session| self.admits(session, inbound))?;
         Some(PushStream::attach(self, &session, StreamKind::Downstream))
     }
 }

@@ -74,4 +74,11 @@ pub trait Cluster: Send + Sync + 'static {
 
     /// Records a change in this node's interest.
     fn interest(&self, change: Interest) -> BoxFuture<'static, Result<(), ClusterError>>;
+
+    /// Whether the cluster carries messages now. While it does not, the node keeps serving
+    /// its own clients but is not ready (OBS-2), so a load balancer sends new clients to
+    /// nodes whose messages reach everyone.
+    fn is_available(&self) -> bool {
+        true
+    }
 }

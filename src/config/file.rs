@@ -181,6 +181,8 @@ pub struct ConfigFile {
     pub max_sessions: Option<usize>,
     /// Handshakes per second from one remote address (0: no limit).
     pub max_handshake_rate: Option<u32>,
+    /// Bind each session to its browser's cookie.
+    pub bind_sessions: Option<bool>,
     /// Session starts per second past which clients are spread out (0: never).
     pub handshake_surge: Option<u32>,
     /// Over how long a storm's clients are spread, in ms.

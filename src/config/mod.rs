@@ -82,6 +82,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// Handshakes per second from one remote address, 0 for no limit (LIM-13).
     pub max_handshake_rate: u32,
+    /// Binds each session to the browser cookie of its handshake (BIND-1).
+    pub bind_sessions: bool,
     /// Session starts per second past which clients are told to come back spread out,
     /// 0 for never (STORM-1).
     pub handshake_surge: u32,
@@ -137,6 +139,7 @@ impl Config {
                 .max_handshake_rate
                 .unwrap_or(defaults.max_handshake_rate),
             handshake_surge: file.handshake_surge.unwrap_or(defaults.handshake_surge),
+            bind_sessions: file.bind_sessions.unwrap_or(defaults.bind_sessions),
             surge_spread: millis(file.surge_spread, defaults.surge_spread),
             anonymous_publish: file.anonymous_publish.unwrap_or(defaults.anonymous_publish),
             connection_types: file.transports.clone().unwrap_or(defaults.connection_types),
@@ -178,11 +181,12 @@ impl Default for Config {
             max_queue: 10_000,
             max_queue_bytes: 16 * 1024 * 1024,
             max_batch: 1_000,
-            max_publish_rate: 0,
+            max_publish_rate: 1_000,
             max_subscriptions: 1_000,
             max_sessions: 50_000,
             max_handshake_rate: 100,
             handshake_surge: 1_000,
+            bind_sessions: true,
             surge_spread: Duration::from_secs(5),
             anonymous_publish: false,
             connection_types: ConnectionType::ALL.to_vec(),

@@ -11,14 +11,15 @@
 //! Only the protocol core drives a session: transports reach one through the core's
 //! outbound door ([`crate::bayeux`]), never directly.
 
+mod binding;
 mod census;
 mod handle;
 mod queue;
 mod state;
+mod sweep;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -59,6 +60,8 @@ pub struct Session {
     user: OnceLock<Arc<str>>,
     /// What the application keeps about the session.
     attributes: Mutex<http::Extensions>,
+    /// The browser it belongs to, once its handshake named one (BIND-1).
+    binding: OnceLock<binding::Binding>,
 }
 
 #[derive(Debug)]
@@ -72,6 +75,8 @@ struct Inner {
     next_ticket: u64,
     /// When the client was last heard from or last answered; expiry counts from here.
     last_seen: Instant,
+    /// How many times the attached stream took messages, and what the sweeper saw of it.
+    stream_watch: sweep::StreamWatch,
 }
 
 impl Inner {
@@ -160,10 +165,12 @@ impl Session {
                 stream: None,
                 next_ticket: 1,
                 last_seen: Instant::now(),
+                stream_watch: sweep::StreamWatch::default(),
             }),
             wake: Notify::new(),
             user: OnceLock::new(),
             attributes: Mutex::default(),
+            binding: OnceLock::new(),
         }
     }
 
@@ -345,6 +352,9 @@ impl Session {
         if !delivers {
             return Taken::default();
         }
+        if matches!(claim, Claim::Stream(_)) {
+            inner.stream_watch.took();
+        }
         inner.queue.take(self.is_acknowledged_delivery())
     }
 
@@ -380,15 +390,6 @@ impl Session {
         drop(inner);
         self.wake.notify_waiters();
         true
-    }
-
-    /// Whether the session has gone longer than `idle` with neither a held connect nor an
-    /// attached stream (SES-2).
-    pub fn is_expired(&self, now: Instant, idle: Duration) -> bool {
-        let inner = self.inner.lock();
-        inner.holder.is_none()
-            && inner.stream.is_none()
-            && now.saturating_duration_since(inner.last_seen) > idle
     }
 
     /// The signed-in user, if any.

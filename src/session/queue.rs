@@ -83,6 +83,14 @@ impl Queue {
         self.bytes
     }
 
+    /// Whether some event has not been sent yet.
+    pub(crate) fn has_unsent(&self) -> bool {
+        match self.sent.back() {
+            Some(sent) => *sent == UNSENT,
+            None => !self.events.is_empty(),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.events.len()
     }

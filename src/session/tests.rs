@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use serde_json::value::RawValue;
 
 use super::*;

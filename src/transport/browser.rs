@@ -5,9 +5,8 @@ use axum::http::HeaderValue;
 
 use crate::bayeux::BROWSER_COOKIE;
 
-/// A `Set-Cookie` value with a new, unguessable browser id.
-pub fn new_cookie() -> HeaderValue {
-    let id = uuid::Uuid::new_v4().simple();
+/// The `Set-Cookie` value naming a browser by the id the core gave it.
+pub fn cookie(id: &str) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{BROWSER_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"
     ))
@@ -20,7 +19,7 @@ mod tests {
 
     #[test]
     fn a_new_cookie_names_the_browser() {
-        let cookie = new_cookie();
+        let cookie = cookie("0123abcd");
         assert!(cookie.to_str().unwrap().starts_with("BAYEUX_BROWSER="));
     }
 }

@@ -13,6 +13,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::TransportError;
 use crate::bayeux::Bayeux;
+use crate::request::RequestInfo;
 
 /// How long the browser waits before reopening a dropped stream.
 const RETRY: Duration = Duration::from_millis(5_000);
@@ -30,10 +31,14 @@ pub fn is_request(headers: &HeaderMap) -> bool {
 /// session ends, or the server shuts down (CN-8: the browser reconnects elsewhere);
 /// dropped (the browser went away), it gives the session's messages back to its next
 /// connect.
-pub fn stream(bayeux: &Arc<Bayeux>, path: &str) -> Result<Response, TransportError> {
+pub fn stream(
+    bayeux: &Arc<Bayeux>,
+    path: &str,
+    request: &RequestInfo,
+) -> Result<Response, TransportError> {
     let client_id = path.rsplit('/').next().unwrap_or_default();
     let push = bayeux
-        .event_stream(client_id)
+        .event_stream(client_id, request)
         .ok_or(TransportError::BadRequest("unknown client"))?;
     let traffic = Arc::clone(bayeux.traffic());
     let pushes = stream::unfold(push, move |mut push| {

@@ -21,7 +21,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::bayeux::{Bayeux, Connection, Inbound, BROWSER_COOKIE};
+use crate::bayeux::{Bayeux, Connection, Inbound};
 use crate::config::ConnectionType;
 use crate::protocol::parse_batch;
 use crate::request::RequestInfo;
@@ -45,7 +45,8 @@ pub async fn endpoint(State(bayeux): State<Arc<Bayeux>>, request: Request) -> Re
             }
             _ if eventsource::is_request(&parts.headers) => {
                 if bayeux.offers(ConnectionType::EventSource) {
-                    eventsource::stream(&bayeux, parts.uri.path())
+                    let request = RequestInfo::new(std::mem::take(&mut parts.headers), peer);
+                    eventsource::stream(&bayeux, parts.uri.path(), &request)
                 } else {
                     Err(TransportError::Disabled("eventsource"))
                 }
@@ -102,16 +103,15 @@ pub async fn exchange(
         connection: Connection::Http,
     };
     let processed = bayeux.process(batch, inbound).await;
-    let needs_cookie = request.cookie(BROWSER_COOKIE).is_none();
     // The request's headers are slices of the connection's read buffer: dropped now, they
     // do not keep it alive while the connect is held.
     drop(request);
-    let (mut response, connect) = processed.into_response();
+    let (mut response, connect, new_browser) = processed.into_response();
     if let Some(connect) = connect {
         let (events, reply) = bayeux.complete(connect).await;
         response.set_connect(events, reply);
     }
-    let cookie = (needs_cookie && response.has_handshake()).then(browser::new_cookie);
+    let cookie = new_browser.map(|browser| browser::cookie(&browser));
     let json = response.to_json();
     bayeux.traffic().sent(json.len());
     Ok((json, cookie))

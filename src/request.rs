@@ -72,27 +72,48 @@ impl RequestInfo {
         }
     }
 
-    /// Every value of the header `name` (any case).
+    /// Every value of the header `name` (any case): looked up, not searched for, in a
+    /// request's own headers, as it is asked for every message that names a session.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers()
+        let (map, packed) = match &self.headers {
+            Headers::Map(map) => (Some(map.get_all(name).iter()), None),
+            Headers::Packed(lines) => (None, Some(lines.lines())),
+        };
+        let mapped = map.into_iter().flatten();
+        let mapped = mapped.filter_map(|value| value.to_str().ok());
+        let packed = packed.into_iter().flatten();
+        let packed = packed
+            .filter_map(|line| line.split_once(": "))
             .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
+            .map(|(_, value)| value);
+        mapped.chain(packed)
     }
 
     /// The first value of the header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
+    pub fn header<'a>(&'a self, name: &str) -> Option<&'a str> {
+        match &self.headers {
+            Headers::Map(map) => map.get(name)?.to_str().ok(),
+            Headers::Packed(lines) => lines
+                .lines()
+                .filter_map(|line| line.split_once(": "))
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value),
+        }
     }
 
     /// The value of the cookie `name`, from any `Cookie` header.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.header_values(header::COOKIE.as_str())
-            .flat_map(|cookies| cookies.split(';'))
-            .filter_map(|cookie| cookie.trim().split_once('='))
-            .find(|(key, value)| *key == name && !value.is_empty())
-            .map(|(_, value)| value)
+        match &self.headers {
+            // By its `HeaderName`: the map hashes a known header instead of parsing a name.
+            Headers::Map(map) => map
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .find_map(|cookies| cookie_in(cookies, name)),
+            Headers::Packed(_) => self
+                .header_values(header::COOKIE.as_str())
+                .find_map(|cookies| cookie_in(cookies, name)),
+        }
     }
 
     /// The client's address, as the server saw the TCP connection (a proxy's, behind one).
@@ -119,6 +140,15 @@ impl RequestInfo {
         });
         Some(hop.map_or(peer, |hop| hop.to_canonical()))
     }
+}
+
+/// The value of the cookie `name` in one `Cookie` header.
+fn cookie_in<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies
+        .split(';')
+        .filter_map(|cookie| cookie.trim().split_once('='))
+        .find(|(key, value)| *key == name && !value.is_empty())
+        .map(|(_, value)| value)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::Bayeux;
 use crate::protocol::Reply;
 use crate::request::RequestInfo;
+use crate::session::Budget;
 
 /// More tracked addresses than this and the full buckets are forgotten first; an address
 /// with a full bucket behaves exactly as an unknown one, so nothing is lost by it.
@@ -23,15 +24,8 @@ pub(super) struct Admission {
     per_address: u32,
     surge: u32,
     spread: Duration,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<IpAddr, Budget>>,
     starts: Mutex<Window>,
-}
-
-/// A one-second token bucket: `rate` starts at once, then `rate` a second.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
 }
 
 /// Session starts counted per second, the previous second's kept for a sliding estimate.
@@ -64,22 +58,15 @@ impl Admission {
             return true;
         };
         let now = Instant::now();
-        let rate = f64::from(self.per_address);
+        let rate = self.per_address;
         let mut buckets = self.buckets.lock();
         if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&address) {
-            buckets.retain(|_, b| b.refilled(now, rate) < rate);
+            buckets.retain(|_, b| b.refilled(now, rate) < f64::from(rate));
         }
-        let bucket = buckets.entry(address).or_insert(Bucket {
-            tokens: rate,
-            at: now,
-        });
-        let tokens = bucket.refilled(now, rate);
-        let admitted = tokens >= 1.0;
-        *bucket = Bucket {
-            tokens: if admitted { tokens - 1.0 } else { tokens },
-            at: now,
-        };
-        admitted
+        buckets
+            .entry(address)
+            .or_insert_with(|| Budget::full(rate, now))
+            .spend(now, rate)
     }
 
     /// The address a handshake is counted against (see [`RequestInfo::client_address`]);
@@ -146,12 +133,6 @@ impl Bayeux {
                 reply.delay(wait);
             }
         }
-    }
-}
-
-impl Bucket {
-    fn refilled(&self, now: Instant, rate: f64) -> f64 {
-        (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(rate)
     }
 }
 

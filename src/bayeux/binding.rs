@@ -34,7 +34,10 @@ impl Bayeux {
             return true;
         }
         let request = inbound.request;
-        let admitted = session.admits(request.cookie(BROWSER_COOKIE), request.client_address());
+        let admitted = session.admits(
+            || request.cookie(BROWSER_COOKIE),
+            || request.client_address(),
+        );
         if !admitted {
             tracing::debug!(
                 client_id = session.id(),

@@ -23,37 +23,6 @@ fn unforwarded(error: &ClusterError) -> BayeuxError {
     BayeuxError::application(503, ["cluster"], "Not delivered to other nodes")
 }
 
-/// What a session may still publish (LIM-12): a token bucket of `rate` per second, as
-/// deep as one second's worth. Kept as a session attribute, so a server without a rate
-/// limit keeps nothing.
-#[derive(Debug, Clone, Copy)]
-struct PublishBudget {
-    tokens: f64,
-    at: tokio::time::Instant,
-}
-
-impl PublishBudget {
-    /// Takes one publish from `session`'s budget; `false` when it has none left.
-    fn spend(session: &ServerSession, rate: u32) -> bool {
-        let now = tokio::time::Instant::now();
-        let rate = f64::from(rate);
-        let budget = session
-            .attribute::<PublishBudget>()
-            .unwrap_or(PublishBudget {
-                tokens: rate,
-                at: now,
-            });
-        let refilled =
-            (budget.tokens + now.duration_since(budget.at).as_secs_f64() * rate).min(rate);
-        let allowed = refilled >= 1.0;
-        session.set_attribute(PublishBudget {
-            tokens: if allowed { refilled - 1.0 } else { refilled },
-            at: now,
-        });
-        allowed
-    }
-}
-
 impl Bayeux {
     /// A publish to a broadcast or service channel (PUB-1 to PUB-3, SVC-1, SVC-2, SEC-3).
     pub(super) async fn publish(
@@ -68,7 +37,7 @@ impl Bayeux {
             Some(Self::live(message, session)?)
         };
         if let (Some(sender), rate @ 1..) = (&sender, self.config.max_publish_rate) {
-            if !PublishBudget::spend(sender, rate) {
+            if !sender.0.spend_publish(rate) {
                 return Err(BayeuxError::PublishRateExceeded(rate));
             }
         }

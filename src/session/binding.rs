@@ -35,16 +35,23 @@ impl Session {
     /// this session: with the session's own cookie; without it, from the handshake's own
     /// address (a socket a client opened before its handshake's cookie arrived, as Faye
     /// does, or a second tab whose handshake replaced the cookie); from anywhere while the
-    /// client has not yet shown that it keeps cookies.
-    pub fn admits(&self, cookie: Option<&str>, address: Option<IpAddr>) -> bool {
+    /// client has not yet shown that it keeps cookies. Each is read only if needed.
+    pub fn admits<'a>(
+        &self,
+        cookie: impl FnOnce() -> Option<&'a str>,
+        address: impl FnOnce() -> Option<IpAddr>,
+    ) -> bool {
         let Some(binding) = self.binding.get() else {
             return true;
         };
-        if cookie == Some(&*binding.browser) {
+        if cookie() == Some(&*binding.browser) {
             binding.proven.store(true, Ordering::Relaxed);
             return true;
         }
-        let same_address = address.is_some() && address == binding.address;
-        same_address || !binding.proven.load(Ordering::Relaxed)
+        if !binding.proven.load(Ordering::Relaxed) {
+            return true;
+        }
+        let address = address();
+        address.is_some() && address == binding.address
     }
 }

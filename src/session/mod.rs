@@ -12,6 +12,7 @@
 //! outbound door ([`crate::bayeux`]), never directly.
 
 mod binding;
+mod budget;
 mod census;
 mod handle;
 mod queue;
@@ -28,6 +29,7 @@ use tokio::time::Instant;
 use crate::protocol::FrozenEvent;
 use queue::Queue;
 
+pub use budget::Budget;
 pub use census::{Census, Link};
 pub use handle::ServerSession;
 pub use queue::{QueueLimit, Taken};
@@ -62,6 +64,8 @@ pub struct Session {
     attributes: Mutex<http::Extensions>,
     /// The browser it belongs to, once its handshake named one (BIND-1).
     binding: OnceLock<binding::Binding>,
+    /// What it may still publish this second (LIM-12), from its first publish on.
+    publish_budget: Mutex<Option<Budget>>,
 }
 
 #[derive(Debug)]
@@ -171,6 +175,7 @@ impl Session {
             user: OnceLock::new(),
             attributes: Mutex::default(),
             binding: OnceLock::new(),
+            publish_budget: Mutex::new(None),
         }
     }
 

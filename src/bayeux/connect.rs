@@ -72,8 +72,10 @@ impl Bayeux {
             Err(error) => return Err(Box::new((message, session, error))),
         };
         // EventSource connects only keep the session alive: the stream delivers, and the
-        // client is told to come back after `timeout` (Faye's advice for it).
-        let eventsource = connection_type == ConnectionType::EventSource.as_str();
+        // client is told to come back after `timeout` (Faye's advice for it). Unless the
+        // session acknowledges what it gets: then they deliver, as polls (see EventStream).
+        let eventsource = connection_type == ConnectionType::EventSource.as_str()
+            && !session.is_acknowledged_delivery();
         // A WebSocket pushes, unless the session takes its messages with connects only.
         let pushes =
             inbound.connection == Connection::WebSocket && !session.is_acknowledged_delivery();

@@ -48,7 +48,7 @@ use admission::Admission;
 use browsers::Browsers;
 pub use browsers::BROWSER_COOKIE;
 pub use connect::PendingConnect;
-pub use outbound::PushStream;
+pub use outbound::{EventStream, PushStream};
 
 /// How the messages being processed reached the server.
 #[derive(Debug, Clone, Copy)]

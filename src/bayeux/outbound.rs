@@ -36,13 +36,13 @@ impl Bayeux {
         Some((ServerSession(session), stream))
     }
 
-    /// The push stream of an EventSource for the session `client_id` (TR-4), or `None`
-    /// when no such session lives, or it is not this browser's (BIND-1).
+    /// What an EventSource for the session `client_id` streams (TR-4), or `None` when no
+    /// such session lives, or it is not this browser's (BIND-1).
     pub fn event_stream(
         self: &Arc<Self>,
         client_id: &str,
         request: &RequestInfo,
-    ) -> Option<PushStream> {
+    ) -> Option<EventStream> {
         let inbound = Inbound {
             request,
             connection: Connection::Http,
@@ -51,8 +51,27 @@ impl Bayeux {
             .hub
             .session(client_id)
             .filter(|session| self.admits(session, inbound))?;
-        Some(PushStream::attach(self, &session, StreamKind::Downstream))
+        if session.is_acknowledged_delivery() {
+            return Some(EventStream::Quiet);
+        }
+        Some(EventStream::Push(PushStream::attach(
+            self,
+            &session,
+            StreamKind::Downstream,
+        )))
     }
+}
+
+/// What an EventSource's `GET` carries.
+#[derive(Debug)]
+pub enum EventStream {
+    /// The session's messages, pushed as they come.
+    Push(PushStream),
+    /// Nothing but keep-alives: the session acknowledges what it receives (ACK-1), which
+    /// only connect replies can carry (a batch number to acknowledge), so its connects
+    /// deliver, held as long-polls, and the stream only keeps the browser's EventSource
+    /// open. A stream that pushed would send the unacknowledged messages again and again.
+    Quiet,
 }
 
 /// A connection's claim on delivering a session's messages as they come: a WebSocket, an

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt};
 
 use super::TransportError;
-use crate::bayeux::Bayeux;
+use crate::bayeux::{Bayeux, EventStream};
 use crate::request::RequestInfo;
 
 /// How long the browser waits before reopening a dropped stream.
@@ -30,26 +30,30 @@ pub fn is_request(headers: &HeaderMap) -> bool {
 /// everything queued, as one JSON array. It ends when a newer stream takes over, the
 /// session ends, or the server shuts down (CN-8: the browser reconnects elsewhere);
 /// dropped (the browser went away), it gives the session's messages back to its next
-/// connect.
+/// connect. A session with acknowledged delivery gets keep-alives only (ACK-1).
 pub fn stream(
     bayeux: &Arc<Bayeux>,
     path: &str,
     request: &RequestInfo,
 ) -> Result<Response, TransportError> {
     let client_id = path.rsplit('/').next().unwrap_or_default();
-    let push = bayeux
+    let stream = bayeux
         .event_stream(client_id, request)
         .ok_or(TransportError::BadRequest("unknown client"))?;
     let traffic = Arc::clone(bayeux.traffic());
-    let pushes = stream::unfold(push, move |mut push| {
-        let traffic = Arc::clone(&traffic);
-        async move {
-            let json = push.next_json().await?;
-            traffic.sent(json.len());
-            let event = Event::default().data(String::from_utf8_lossy(&json));
-            Some((Ok::<_, Infallible>(event), push))
-        }
-    });
+    let pushes = match stream {
+        EventStream::Push(push) => stream::unfold(push, move |mut push| {
+            let traffic = Arc::clone(&traffic);
+            async move {
+                let json = push.next_json().await?;
+                traffic.sent(json.len());
+                let event = Event::default().data(String::from_utf8_lossy(&json));
+                Some((Ok::<_, Infallible>(event), push))
+            }
+        })
+        .boxed(),
+        EventStream::Quiet => stream::pending().boxed(),
+    };
     let stopping = Arc::clone(bayeux);
     let events = stream::once(async { Ok(Event::default().retry(RETRY)) })
         .chain(pushes)

@@ -122,3 +122,39 @@ async fn timestamps_are_added_when_asked_for() {
         .unwrap()
         .ends_with(" GMT"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_event_source_session_with_ack_takes_its_messages_by_connect_once_each() {
+    let h = Harness::plain();
+    let id = acked(&h).await;
+    h.subscribe(&id, json!("/a")).await;
+    let request = crate::request::RequestInfo::default();
+    let stream = h.core.event_stream(&id, &request).unwrap();
+    assert!(
+        matches!(stream, crate::bayeux::EventStream::Quiet),
+        "the stream cannot carry batch numbers: it pushes nothing"
+    );
+    let publisher = h.client().await;
+    h.publish(&publisher, "/a", json!(1)).await;
+    let connect = |ack: u64| {
+        h.request(json!({"channel":"/meta/connect","clientId":id,
+            "connectionType":"eventsource","ext":{"ack":ack}}))
+    };
+    let first = connect(1).await;
+    assert_eq!(data_of(&first), [json!(1)], "the connect delivers: {first}");
+    assert_eq!(first[1]["ext"]["ack"], 2);
+    // Acknowledged: never again. The next connect is held until something comes.
+    let h = std::sync::Arc::new(h);
+    let held = {
+        let (h, id) = (std::sync::Arc::clone(&h), id.clone());
+        tokio::spawn(async move {
+            h.request(json!({"channel":"/meta/connect","clientId":id,
+                "connectionType":"eventsource","ext":{"ack":2}}))
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!held.is_finished(), "held, as a poll");
+    h.publish(&publisher, "/a", json!(2)).await;
+    assert_eq!(data_of(&held.await.unwrap()), [json!(2)]);
+}

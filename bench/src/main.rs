@@ -9,6 +9,13 @@ mod floor;
 mod http;
 mod procfs;
 mod report;
+mod soak;
+mod soak_book;
+mod soak_client;
+mod soak_pub;
+mod soak_report;
+mod soak_wire;
+mod soak_worker;
 mod stats;
 mod suite;
 mod target;
@@ -52,6 +59,13 @@ enum Cmd {
     /// What one loopback TCP request/response costs this machine, without HTTP or Bayeux:
     /// the ceiling of every long-polling rate.
     Floor(floor::FloorArgs),
+    /// A long run against a herald it starts: churning clients with acknowledged delivery
+    /// on every transport, exact loss and duplication, the server's RSS slope and
+    /// join-and-leave memory cycles.
+    Soak(soak::SoakArgs),
+    /// (internal) one worker process of `soak`.
+    #[command(hide = true)]
+    SoakWorker,
     /// (internal) one worker process of a run; reads its plan on stdin.
     #[command(hide = true)]
     Worker,
@@ -237,6 +251,8 @@ fn run() -> Result<()> {
     let (scenario, args) = match cli.cmd {
         Cmd::Worker => return worker::main(),
         Cmd::Suite(a) => return suite::main(a),
+        Cmd::Soak(a) => return soak::main(a),
+        Cmd::SoakWorker => return soak_worker::main(),
         Cmd::Floor(a) => return floor::main(a),
         Cmd::FloorServer(a) => return floor::server(a),
         Cmd::FloorClient(a) => return floor::client(a),

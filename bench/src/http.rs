@@ -44,6 +44,11 @@ impl HttpConn {
         })
     }
 
+    /// Whether the connection is closed (by the server, or after an error).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
     /// Whether the server closed the connection, or may be about to: it has been idle long
     /// enough for a keep-alive timeout (Node closes idle connections after 5 s), and a request
     /// sent now could cross the server's close.

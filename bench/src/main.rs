@@ -17,6 +17,7 @@ mod soak_report;
 mod soak_wire;
 mod soak_worker;
 mod stats;
+mod storm;
 mod suite;
 mod target;
 mod worker;
@@ -56,6 +57,9 @@ enum Cmd {
     /// Start herald, Faye and CometD's Node server in turn, run every scenario against each,
     /// and print a table with ratios.
     Suite(suite::SuiteArgs),
+    /// N clients holding /meta/connect lose their server at once (a restart, or a network
+    /// blip) and come back as the CometD client does: how long until all are back.
+    Storm(storm::StormArgs),
     /// What one loopback TCP request/response costs this machine, without HTTP or Bayeux:
     /// the ceiling of every long-polling rate.
     Floor(floor::FloorArgs),
@@ -69,6 +73,9 @@ enum Cmd {
     /// (internal) one worker process of a run; reads its plan on stdin.
     #[command(hide = true)]
     Worker,
+    /// (internal) one worker process of `storm`; reads its plan on stdin.
+    #[command(hide = true)]
+    StormWorker,
     /// (internal) the server process of `floor`.
     #[command(hide = true)]
     FloorServer(floor::Exchange),
@@ -253,6 +260,8 @@ fn run() -> Result<()> {
         Cmd::Suite(a) => return suite::main(a),
         Cmd::Soak(a) => return soak::main(a),
         Cmd::SoakWorker => return soak_worker::main(),
+        Cmd::Storm(a) => return storm::main(a),
+        Cmd::StormWorker => return storm::worker::main(),
         Cmd::Floor(a) => return floor::main(a),
         Cmd::FloorServer(a) => return floor::server(a),
         Cmd::FloorClient(a) => return floor::client(a),

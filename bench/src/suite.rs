@@ -41,22 +41,12 @@ pub struct SuiteArgs {
     /// Client counts of the idle scenario (default 1000,5000,10000,19000; quick: 200).
     #[arg(long, value_delimiter = ',')]
     idle_sizes: Vec<usize>,
-    /// The herald binary.
-    #[arg(long, default_value = "target/release/herald")]
-    herald: PathBuf,
-    /// The Node.js binary, for the peers.
-    #[arg(long, default_value = "node")]
-    node: String,
-    /// Where faye.mjs and cometd.mjs are (their node_modules beside, in benches/).
-    #[arg(long, default_value = "benches/peers")]
-    peers: PathBuf,
+    #[command(flatten)]
+    launch: Launch,
     /// Clients ask every server for acknowledged delivery (the `ack` extension); sessions a
     /// server did not grant it count in the errors row.
     #[arg(long)]
     ack: bool,
-    /// The /meta/connect hold time given to every server, ms.
-    #[arg(long, default_value_t = 10_000)]
-    timeout_ms: u64,
     /// Servers listen on ports from here (up to port-base + 79).
     #[arg(long, default_value_t = 18310)]
     port_base: u16,
@@ -70,21 +60,38 @@ pub struct SuiteArgs {
     /// Attempts per case when the machine is busy with other work.
     #[arg(long, default_value_t = 2)]
     attempts: usize,
+}
+
+/// How the servers are started: shared by `suite` and `storm`, so both run them alike.
+#[derive(Debug, Clone, Args)]
+pub struct Launch {
+    /// The herald binary.
+    #[arg(long, default_value = "target/release/herald")]
+    pub herald: PathBuf,
+    /// The Node.js binary, for the peers.
+    #[arg(long, default_value = "node")]
+    pub node: String,
+    /// Where faye.mjs and cometd.mjs are (their node_modules beside, in benches/).
+    #[arg(long, default_value = "benches/peers")]
+    pub peers: PathBuf,
+    /// The /meta/connect hold time given to every server, ms.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
     /// Server logs go here.
     #[arg(long, default_value = "target/herald-bench")]
-    log_dir: PathBuf,
+    pub log_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum Server {
+pub enum Server {
     Herald,
     Faye,
     Cometd,
 }
 
 impl Server {
-    fn parse(s: &str) -> Result<Server> {
+    pub fn parse(s: &str) -> Result<Server> {
         Ok(match s {
             "herald" => Server::Herald,
             "faye" => Server::Faye,
@@ -92,7 +99,7 @@ impl Server {
             _ => bail!("unknown server {s} (herald, faye, cometd)"),
         })
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Server::Herald => "herald",
             Server::Faye => "faye",
@@ -121,10 +128,10 @@ struct Outcome {
     server_version: Option<String>,
 }
 
-struct Running {
+pub struct Running {
     child: Child,
-    pid: u32,
-    url: String,
+    pub pid: u32,
+    pub url: String,
     log: PathBuf,
 }
 
@@ -262,7 +269,8 @@ fn free_port(args: &SuiteArgs, k: &mut usize) -> Result<u16> {
     bail!("no free port from {}", args.port_base)
 }
 
-async fn start(args: &SuiteArgs, server: Server, port: u16) -> Result<Running> {
+/// Starts `server` on `port`; `extra` goes to herald's command line after the common flags.
+pub async fn start(args: &Launch, server: Server, port: u16, extra: &[String]) -> Result<Running> {
     std::fs::create_dir_all(&args.log_dir)?;
     let log = args.log_dir.join(format!("{}-{port}.log", server.name()));
     let file = std::fs::File::create(&log)?;
@@ -274,7 +282,8 @@ async fn start(args: &SuiteArgs, server: Server, port: u16) -> Result<Running> {
                 .arg("--timeout")
                 .arg(args.timeout_ms.to_string())
                 .arg("--log")
-                .arg("warn");
+                .arg("warn")
+                .args(extra);
             c
         }
         Server::Faye | Server::Cometd => {
@@ -324,7 +333,7 @@ async fn start(args: &SuiteArgs, server: Server, port: u16) -> Result<Running> {
 }
 
 /// SIGTERM, then SIGKILL after 5 s: only the process this runner started.
-async fn stop(r: &mut Running) {
+pub async fn stop(r: &mut Running) {
     if let Ok(None) = r.child.try_wait() {
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -359,7 +368,7 @@ async fn offered(url: &str) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
-fn version(args: &SuiteArgs, server: Server) -> Option<String> {
+pub fn version(args: &Launch, server: Server) -> Option<String> {
     match server {
         Server::Herald => std::process::Command::new(&args.herald)
             .arg("--version")
@@ -400,10 +409,10 @@ async fn one_run(
         transport,
         report: None,
         error: None,
-        server_version: version(args, server),
+        server_version: version(&args.launch, server),
     };
     let port = free_port(args, port_k)?;
-    match start(args, server, port).await {
+    match start(&args.launch, server, port, &[]).await {
         Err(e) => out.error = Some(format!("{e:#}")),
         Ok(mut running) => {
             let go = if transport == Transport::WebSocket {
@@ -451,7 +460,7 @@ async fn run(args: SuiteArgs) -> Result<()> {
         cases.len(),
         servers.len(),
         transports.len(),
-        args.timeout_ms,
+        args.launch.timeout_ms,
         if args.ack { "; acknowledged delivery (ext.ack)" } else { "" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command as Proc};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command as Proc};
 use tokio::sync::mpsc;
 
 use crate::bayeux::Transport;
@@ -229,6 +229,30 @@ impl RunReport {
     }
 }
 
+/// Starts this binary again as `subcommand` (a worker process) and writes `plan` as the
+/// first line of its stdin; its stdout is for its JSON lines, its stderr the parent's.
+pub async fn spawn_self(
+    subcommand: &str,
+    plan: &impl Serialize,
+) -> Result<(Child, ChildStdin, ChildStdout)> {
+    let exe = std::env::current_exe().context("own executable")?;
+    let mut child = Proc::new(&exe)
+        .arg(subcommand)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning a {subcommand}"))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut line = serde_json::to_string(plan)?;
+    line.push('\n');
+    stdin.write_all(line.as_bytes()).await?;
+    stdin.flush().await?;
+    let stdout = child.stdout.take().expect("piped");
+    Ok((child, stdin, stdout))
+}
+
 struct Workers {
     children: Vec<Child>,
     stdins: Vec<ChildStdin>,
@@ -237,25 +261,11 @@ struct Workers {
 
 impl Workers {
     async fn spawn(plans: &[WorkerPlan]) -> Result<Workers> {
-        let exe = std::env::current_exe().context("own executable")?;
         let (tx, events) = mpsc::unbounded_channel();
         let mut children = Vec::new();
         let mut stdins = Vec::new();
         for plan in plans {
-            let mut child = Proc::new(&exe)
-                .arg("worker")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .kill_on_drop(true)
-                .spawn()
-                .context("spawning a worker")?;
-            let mut stdin = child.stdin.take().expect("piped");
-            let mut line = serde_json::to_string(plan)?;
-            line.push('\n');
-            stdin.write_all(line.as_bytes()).await?;
-            stdin.flush().await?;
-            let stdout = child.stdout.take().expect("piped");
+            let (child, stdin, stdout) = spawn_self("worker", plan).await?;
             let tx = tx.clone();
             let w = plan.worker;
             tokio::spawn(async move {

@@ -25,6 +25,8 @@ pub struct Reply {
 pub struct HttpConn {
     sender: http1::SendRequest<Full<Bytes>>,
     last_used: Instant,
+    /// Sent as `X-Forwarded-For`, as a reverse proxy in front of the server would.
+    forwarded_for: Option<String>,
 }
 
 impl HttpConn {
@@ -41,7 +43,14 @@ impl HttpConn {
         Ok(HttpConn {
             sender,
             last_used: Instant::now(),
+            forwarded_for: None,
         })
+    }
+
+    /// Requests on this connection claim to come from `address` through a local proxy.
+    pub fn forwarded_for(mut self, address: Option<&str>) -> HttpConn {
+        self.forwarded_for = address.map(str::to_string);
+        self
     }
 
     /// Whether the connection is closed (by the server, or after an error).
@@ -73,6 +82,9 @@ impl HttpConn {
                 .header(CONTENT_TYPE, "application/json;charset=UTF-8");
             if let Some(c) = cookie {
                 req = req.header(COOKIE, c);
+            }
+            if let Some(f) = &self.forwarded_for {
+                req = req.header("x-forwarded-for", f.as_str());
             }
             let req = req.body(Full::new(Bytes::from(body)))?;
             let resp = self.sender.send_request(req).await.context("request")?;

@@ -367,14 +367,20 @@ fn expected_for(plan: &WorkerPlan, receiver: usize, counts: &HashMap<u64, u64>) 
 
 /// Entry point of `herald-bench worker`.
 pub fn main() -> Result<()> {
+    run_process(run())
+}
+
+/// Runs a worker process's `body` on one thread, with as many files as the hard limit allows.
+pub fn run_process(body: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run())
+    rt.block_on(body)
 }
 
-async fn emit(out: &mut tokio::io::Stdout, ev: &Event) -> Result<()> {
+/// Writes one event to the parent, as a JSON line.
+pub async fn emit(out: &mut tokio::io::Stdout, ev: &impl Serialize) -> Result<()> {
     let mut line = serde_json::to_string(ev)?;
     line.push('\n');
     out.write_all(line.as_bytes()).await?;

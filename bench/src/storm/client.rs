@@ -21,34 +21,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-use futures_util::{SinkExt, StreamExt};
+use anyhow::{anyhow, Result};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 
-use super::wire::{self, Advice, Reply};
+use super::link::{Link, NETWORK_DELAY};
+use super::wire::{Advice, Reply};
 use super::worker::Shared;
-use crate::bayeux::{self, Transport};
-use crate::http::HttpConn;
-use crate::target::tcp_connect;
+use crate::bayeux;
 
 /// CometD's `backoffIncrement` and `maxBackoff`.
 const BACKOFF_STEP: u64 = 1_000;
 const MAX_BACKOFF: u64 = 60_000;
-/// CometD's `maxNetworkDelay`: how long a request may take (a held connect: its timeout more).
-const NETWORK_DELAY: Duration = Duration::from_secs(10);
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
-
-/// The connection a client's requests go over.
-enum Link {
-    None,
-    Http(HttpConn),
-    Ws(Box<Ws>),
-}
 
 enum Next {
     Handshake,
@@ -60,7 +43,6 @@ struct Client {
     local: usize,
     seq: u64,
     client_id: String,
-    cookie: Option<String>,
     advice: Advice,
     backoff: u64,
     unconnected_since: Option<Instant>,
@@ -80,11 +62,11 @@ struct Client {
 pub async fn run(sh: Arc<Shared>, local: usize, mut blip: watch::Receiver<u64>) {
     let permit = sh.setup.clone().acquire_owned().await.ok();
     let mut c = Client {
+        link: Link::new(sh.clone()),
         sh,
         local,
         seq: 0,
         client_id: String::new(),
-        cookie: None,
         advice: Advice::default(),
         backoff: 0,
         unconnected_since: None,
@@ -92,7 +74,6 @@ pub async fn run(sh: Arc<Shared>, local: usize, mut blip: watch::Receiver<u64>) 
         subscribed: false,
         ever_ready: false,
         down: false,
-        link: Link::None,
         permit,
     };
     let mut next = Next::Handshake;
@@ -104,7 +85,7 @@ pub async fn run(sh: Arc<Shared>, local: usize, mut blip: watch::Receiver<u64>) 
         if blip.has_changed().unwrap_or(false) {
             // The network went away while this client was waiting: its connections are gone.
             blip.borrow_and_update();
-            c.link = Link::None;
+            c.link.close();
             c.fail();
         }
         let step = match next {
@@ -181,7 +162,7 @@ impl Client {
         self.subscribed = false;
         self.sh.tally.handshakes.fetch_add(1, Ordering::Relaxed);
         let body = bayeux::handshake(self.id(), false);
-        let r = match self.handshake_request(body).await {
+        let r = match self.link.handshake(body).await {
             Ok(r) => r,
             Err(e) => {
                 self.sh
@@ -302,41 +283,6 @@ impl Client {
         }
     }
 
-    /// A handshake over HTTP: a long-polling client sends it on its connection (a new one
-    /// if that closed) and keeps it; a WebSocket client on a connection of its own, closed
-    /// after, and keeps its socket (if it is still open) for the new session, as CometD's and
-    /// Faye's clients do.
-    async fn handshake_request(&mut self, body: String) -> Result<Reply> {
-        let sh = self.sh.clone();
-        let mut conn = match &mut self.link {
-            Link::Http(c) if !c.is_closed() => None,
-            _ => Some(HttpConn::open(&sh.target, sh.src).await?),
-        };
-        let res = match (&mut conn, &mut self.link) {
-            (Some(c), _) | (None, Link::Http(c)) => {
-                c.post(&sh.target, body, self.cookie.as_deref(), NETWORK_DELAY)
-                    .await
-            }
-            (None, _) => unreachable!("a connection is open"),
-        };
-        let reply = match res {
-            Ok(r) => r,
-            Err(e) => {
-                if conn.is_none() {
-                    self.link = Link::None;
-                }
-                return Err(e);
-            }
-        };
-        if let Some(c) = reply.set_cookie {
-            self.cookie = Some(c);
-        }
-        if let (Some(c), Transport::LongPolling) = (conn, sh.transport) {
-            self.link = Link::Http(c);
-        }
-        wire::find(wire::replies(&reply.body)?, "/meta/handshake").context("no handshake reply")
-    }
-
     /// Sends one message and waits for its reply on `channel`, within `limit`; a network
     /// blip (or any failure) closes the client's connection.
     async fn request(
@@ -347,75 +293,12 @@ impl Client {
         blip: &mut watch::Receiver<u64>,
     ) -> Result<Reply> {
         let res = tokio::select! {
-            r = self.exchange(body, channel, limit) => r,
+            r = self.link.request(body, channel, limit) => r,
             _ = blip.changed() => Err(anyhow!("network blip: connection dropped")),
         };
         if res.is_err() {
-            self.link = Link::None;
+            self.link.close();
         }
         res
-    }
-
-    async fn exchange(&mut self, body: String, channel: &str, limit: Duration) -> Result<Reply> {
-        let sh = self.sh.clone();
-        if sh.transport == Transport::LongPolling {
-            if !matches!(&self.link, Link::Http(c) if !c.is_closed()) {
-                self.link = Link::Http(HttpConn::open(&sh.target, sh.src).await?);
-            }
-            let Link::Http(conn) = &mut self.link else {
-                unreachable!("opened above")
-            };
-            let reply = conn
-                .post(&sh.target, body, self.cookie.as_deref(), limit)
-                .await?;
-            if let Some(c) = reply.set_cookie {
-                self.cookie = Some(c);
-            }
-            return wire::find(wire::replies(&reply.body)?, channel)
-                .with_context(|| format!("no {channel} reply"));
-        }
-        if !matches!(self.link, Link::Ws(_)) {
-            self.link = Link::Ws(Box::new(self.open_ws().await?));
-        }
-        let Link::Ws(ws) = &mut self.link else {
-            unreachable!("opened above")
-        };
-        let work = async {
-            ws.send(Message::text(body)).await?;
-            loop {
-                let frame = ws.next().await.context("socket closed")??;
-                let text = match &frame {
-                    Message::Text(t) => t.as_bytes(),
-                    Message::Binary(b) => b,
-                    Message::Close(c) => bail!("closed by the server: {c:?}"),
-                    _ => continue,
-                };
-                if let Some(r) = wire::find(wire::replies(text)?, channel) {
-                    return Ok(r);
-                }
-            }
-        };
-        tokio::time::timeout(limit, work)
-            .await
-            .with_context(|| format!("no {channel} reply in time"))?
-    }
-
-    /// A WebSocket on the endpoint, with the session's cookie (CometD's server binds the
-    /// session to its `BAYEUX_BROWSER` cookie).
-    async fn open_ws(&self) -> Result<Ws> {
-        let stream = tcp_connect(self.sh.src, self.sh.target.addr).await?;
-        let mut req = self.sh.target.ws_url().into_client_request()?;
-        if let Some(c) = &self.cookie {
-            req.headers_mut()
-                .insert("cookie", HeaderValue::from_str(c)?);
-        }
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0);
-        let upgrade = tokio_tungstenite::client_async_with_config(req, stream, Some(config));
-        let (ws, _) = tokio::time::timeout(NETWORK_DELAY, upgrade)
-            .await
-            .context("WebSocket upgrade timed out")??;
-        Ok(ws)
     }
 }

@@ -1,15 +1,15 @@
 //! The parent's side of a storm run: its worker processes (JSON lines over their stdin and
 //! stdout) and a trace of the server's CPU and RSS read from /proc.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command as Proc};
+use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 use super::worker::{Command, Event, Plan};
+use crate::coordinator::spawn_self;
 use crate::procfs;
 
 /// The running workers, in plan order.
@@ -22,23 +22,11 @@ pub struct Procs {
 impl Procs {
     /// Starts one `storm-worker` per plan and hands each its plan.
     pub async fn spawn(plans: &[Plan]) -> Result<Procs> {
-        let exe = std::env::current_exe().context("own executable")?;
         let (tx, events) = mpsc::unbounded_channel();
         let (mut children, mut stdins) = (Vec::new(), Vec::new());
         for plan in plans {
-            let mut child = Proc::new(&exe)
-                .arg("storm-worker")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .kill_on_drop(true)
-                .spawn()
-                .context("starting a storm worker")?;
-            let mut stdin = child.stdin.take().context("stdin")?;
-            stdin
-                .write_all(format!("{}\n", serde_json::to_string(plan)?).as_bytes())
-                .await?;
-            let mut out = BufReader::new(child.stdout.take().context("stdout")?).lines();
+            let (child, stdin, stdout) = spawn_self("storm-worker", plan).await?;
+            let mut out = BufReader::new(stdout).lines();
             let (tx, w) = (tx.clone(), plan.worker);
             tokio::spawn(async move {
                 while let Ok(Some(line)) = out.next_line().await {
@@ -113,6 +101,17 @@ impl Procs {
     }
 }
 
+/// Connection attempts the kernel dropped because a listening socket's accept queue was
+/// full (`ListenDrops` in /proc/net/netstat), machine-wide: a client whose SYN is dropped
+/// tries again after 1 s, then 3 s, 7 s…, which shows in the tail of the times back.
+pub fn listen_drops() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let i = names.split_whitespace().position(|n| n == "ListenDrops")?;
+    values.split_whitespace().nth(i)?.parse().ok()
+}
+
 /// Readings of the server's CPU time and RSS (every 250 ms, by the caller).
 #[derive(Default)]
 pub struct CpuTrace {
@@ -183,5 +182,6 @@ mod tests {
         assert!((peak - 40.0).abs() < 1e-6, "{peak}");
         assert!((mean - 20.0).abs() < 1e-6, "{mean}");
         assert_eq!(CpuTrace::default().peak_and_mean(), (0.0, 0.0));
+        assert!(listen_drops().is_some());
     }
 }

@@ -12,7 +12,7 @@ use super::DropKind;
 /// A row: its name, how to read it, its decimals, whether a ratio means something.
 type Row = (&'static str, fn(&Outcome) -> Option<f64>, usize, bool);
 
-const ROWS: [Row; 16] = [
+const ROWS: [Row; 17] = [
     (
         "clients set up before the drop",
         |o| Some(o.set_up as f64),
@@ -65,6 +65,12 @@ const ROWS: [Row; 16] = [
         false,
     ),
     (
+        "SYNs dropped at a full accept queue",
+        |o| Some(o.listen_drops as f64),
+        0,
+        false,
+    ),
+    (
         "server CPU peak (1 s), % of a core",
         |o| Some(o.cpu_peak_pct),
         0,
@@ -109,7 +115,9 @@ pub fn brief(o: &Outcome) -> String {
         o.counts.handshake_errors,
         o.cpu_peak_pct,
         o.rss_peak_mib,
-        o.first_error.as_ref().map_or(String::new(), |e| format!("; first error: {e}"))
+        o.first_error.as_ref().map_or(String::new(), |e| {
+            format!("; first error: {}", e.chars().take(100).collect::<String>())
+        })
     )
 }
 

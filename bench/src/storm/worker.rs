@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{watch, Semaphore};
 
 use crate::bayeux::Transport;
 use crate::target::Target;
+use crate::worker::emit;
 
 /// What one worker runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +31,9 @@ pub struct Plan {
     pub url: String,
     pub transport: Transport,
     pub src: Ipv4Addr,
+    /// Every request says it comes from this address through a local proxy
+    /// (`X-Forwarded-For`), the address a server's per-address limits then count.
+    pub forwarded_for: Option<Ipv4Addr>,
     pub clients: usize,
     /// The channel every client subscribes to.
     pub channel: String,
@@ -142,6 +146,7 @@ impl Counts {
 pub struct Shared {
     pub target: Target,
     pub src: Ipv4Addr,
+    pub forwarded_for: Option<String>,
     pub transport: Transport,
     pub channel: String,
     /// Set by [`Command::Arm`]: failures from now on are the drop's.
@@ -156,19 +161,7 @@ pub struct Shared {
 
 /// Entry point of `herald-bench storm-worker`.
 pub fn main() -> Result<()> {
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(run())
-}
-
-async fn emit(out: &mut tokio::io::Stdout, ev: &Event) -> Result<()> {
-    let mut line = serde_json::to_string(ev)?;
-    line.push('\n');
-    out.write_all(line.as_bytes()).await?;
-    out.flush().await?;
-    Ok(())
+    crate::worker::run_process(run())
 }
 
 async fn run() -> Result<()> {
@@ -187,6 +180,7 @@ async fn run() -> Result<()> {
     let sh = Arc::new(Shared {
         target: Target::parse(&plan.url)?,
         src: plan.src,
+        forwarded_for: plan.forwarded_for.map(|a| a.to_string()),
         transport: plan.transport,
         channel: plan.channel.clone(),
         armed: AtomicBool::new(false),

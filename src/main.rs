@@ -113,11 +113,11 @@ struct Serve {
     /// clientId alone is useless elsewhere [default: true].
     #[arg(long, env = "HERALD_BIND_SESSIONS", action = ArgAction::Set)]
     bind_sessions: Option<bool>,
-    /// Handshakes per second past which clients are told to come back spread over
-    /// --surge-spread [default: 1000, 0 for never].
+    /// Handshakes per second past which clients sent back to the handshake are told to
+    /// come back spread out, over at most --surge-spread [default: 2000, 0 for never].
     #[arg(long, env = "HERALD_HANDSHAKE_SURGE")]
     handshake_surge: Option<u32>,
-    /// Over how long, in ms, the clients of a reconnect storm are spread [default: 5000].
+    /// The longest, in ms, a client of a reconnect storm is told to wait [default: 5000].
     #[arg(long, env = "HERALD_SURGE_SPREAD")]
     surge_spread: Option<u64>,
     /// Connection types to offer, comma-separated [default: all].
@@ -288,7 +288,7 @@ async fn serve(args: Serve) -> std::io::Result<ExitCode> {
         builder = builder.service(echo, herald::service::echo);
     }
     let Served { herald, router } = app.build(builder);
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let listener = herald::server::listen(bind)?;
     let address = listener.local_addr()?;
     tracing::info!(
         "herald listening on http://{address}{endpoint} (demo page at http://{address}/)"

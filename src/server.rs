@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -69,6 +69,22 @@ pub fn default_max_connections() -> usize {
     usize::try_from(files / 10 * 9)
         .unwrap_or(usize::MAX)
         .max(16)
+}
+
+/// How many connections the kernel may queue before herald accepts them. Tokio's default
+/// (1,024) drops the SYNs of a reconnect storm (thousands of clients in the same second),
+/// which then retry after 1, 3 and 7 s; the kernel caps this at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4_096;
+
+/// A listener on `address` with room in its accept queue for a reconnect storm.
+pub fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The answer to a connection over the limit, whatever it asked.

@@ -25,10 +25,10 @@ pub(super) struct Admission {
     surge: u32,
     spread: Duration,
     buckets: Mutex<HashMap<IpAddr, Budget>>,
-    starts: Mutex<Window>,
+    handshakes: Mutex<Window>,
 }
 
-/// Session starts counted per second, the previous second's kept for a sliding estimate.
+/// Handshakes counted per second, the previous second's kept for a sliding estimate.
 #[derive(Debug)]
 struct Window {
     start: Instant,
@@ -43,7 +43,7 @@ impl Admission {
             surge,
             spread,
             buckets: Mutex::default(),
-            starts: Mutex::new(Window {
+            handshakes: Mutex::new(Window {
                 start: Instant::now(),
                 current: 0,
                 previous: 0,
@@ -87,16 +87,13 @@ impl Admission {
         })
     }
 
-    /// Counts one session start (a handshake, or a client sent back to one) and says how
-    /// long this client should wait before its next request: nothing in calm times; during
-    /// a storm, a random share of `spread`, so the clients come back spread over it
-    /// instead of all at once.
-    pub(super) fn pace(&self) -> Option<u64> {
+    /// Counts one handshake, for the storm's rate.
+    pub(super) fn count_handshake(&self) {
         if self.surge == 0 {
-            return None;
+            return;
         }
         let now = Instant::now();
-        let mut window = self.starts.lock();
+        let mut window = self.handshakes.lock();
         let elapsed = now.duration_since(window.start);
         if elapsed >= Duration::from_secs(1) {
             window.previous = if elapsed >= Duration::from_secs(2) {
@@ -108,11 +105,27 @@ impl Admission {
             window.start = now;
         }
         window.current = window.current.saturating_add(1);
+    }
+
+    /// How long a client sent back to the handshake should wait first: nothing in calm
+    /// times; past `surge` handshakes a second, a random share of as many seconds as the
+    /// rate is times over it (capped at `spread`), so the clients come back at about
+    /// `surge` a second instead of all at once, and no later than they need to.
+    pub(super) fn jitter(&self) -> Option<u64> {
+        if self.surge == 0 {
+            return None;
+        }
+        let now = Instant::now();
+        let window = self.handshakes.lock();
+        let into = now.duration_since(window.start).as_secs_f64();
         // The previous second weighs what is left of it in a sliding one-second window.
-        let into = now.duration_since(window.start).as_secs_f64().min(1.0);
-        let rate = f64::from(window.current) + f64::from(window.previous) * (1.0 - into);
+        let previous = if into < 2.0 { window.previous } else { 0 };
+        let current = if into < 1.0 { window.current } else { 0 };
+        let rate = f64::from(current) + f64::from(previous) * (1.0 - into.min(1.0));
         drop(window);
-        (rate > f64::from(self.surge)).then(|| fastrand::u64(0..=self.spread.as_millis() as u64))
+        let over = rate / f64::from(self.surge) - 1.0;
+        let spread = (over * 1000.0).min(self.spread.as_millis() as f64);
+        (over > 0.0).then(|| fastrand::u64(0..=spread as u64))
     }
 
     /// How long a client refused for its address waits: one second, so the bucket has
@@ -124,12 +137,12 @@ impl Admission {
 }
 
 impl Bayeux {
-    /// Counts a session start and, during a storm, spreads its client: `reply` answers a
-    /// handshake (its first connect waits), or sends a client back to one (its handshake
-    /// waits). Other replies pass untouched.
-    pub(super) fn pace(&self, reply: &mut Reply, handshake: bool) {
-        if handshake || reply.advises_handshake() {
-            if let Some(wait) = self.admission.pace() {
+    /// During a storm, spreads a client that `reply` sends back to the handshake (such as
+    /// every client of a restarted node, whose sessions are gone): its handshake waits.
+    /// Other replies pass untouched.
+    pub(super) fn pace(&self, reply: &mut Reply) {
+        if reply.advises_handshake() {
+            if let Some(wait) = self.admission.jitter() {
                 reply.delay(wait);
             }
         }
@@ -177,14 +190,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_storm_is_spread_and_calm_is_not() {
+    async fn a_storm_is_spread_as_far_as_it_is_over_and_calm_is_not() {
         let admission = Admission::new(0, 10, Duration::from_millis(5000));
-        assert!((0..10).all(|_| admission.pace().is_none()));
-        let spread: Vec<u64> = (0..200).filter_map(|_| admission.pace()).collect();
-        assert_eq!(spread.len(), 200);
-        assert!(spread.iter().all(|&ms| ms <= 5000));
-        assert!(spread.iter().any(|&ms| ms > 2500) && spread.iter().any(|&ms| ms < 2500));
+        (0..10).for_each(|_| admission.count_handshake());
+        assert_eq!(admission.jitter(), None, "at the threshold");
+        (0..20).for_each(|_| admission.count_handshake());
+        let spread: Vec<u64> = (0..200).filter_map(|_| admission.jitter()).collect();
+        assert_eq!(spread.len(), 200, "three times over");
+        assert!(spread.iter().all(|&ms| ms <= 2000), "two seconds' worth");
+        assert!(spread.iter().any(|&ms| ms > 1000) && spread.iter().any(|&ms| ms < 1000));
+        (0..1000).for_each(|_| admission.count_handshake());
+        assert!(
+            (0..200)
+                .filter_map(|_| admission.jitter())
+                .all(|ms| ms <= 5000),
+            "capped"
+        );
         tokio::time::advance(Duration::from_secs(3)).await;
-        assert!(admission.pace().is_none());
+        assert_eq!(admission.jitter(), None);
     }
 }

@@ -170,7 +170,7 @@ impl Bayeux {
                 .advice(connect.advice)
                 .batch(taken.batch),
         };
-        self.pace(&mut reply, false);
+        self.pace(&mut reply);
         let handle = ServerSession(Arc::clone(session));
         let kept = self
             .hooks

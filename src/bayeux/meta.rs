@@ -20,6 +20,7 @@ impl Bayeux {
         message: &mut Message,
         inbound: Inbound<'_>,
     ) -> (Reply, Option<Box<str>>) {
+        self.admission.count_handshake();
         let session = ServerSession(
             self.hub
                 .new_session(inbound.connection == Connection::Local),
@@ -48,7 +49,7 @@ impl Bayeux {
                 super::failed(message, error).advice(advice)
             }
         };
-        self.pace(&mut reply, true);
+        self.pace(&mut reply);
         self.count_limit(&reply);
         // A handshake reply cannot be dropped: the client would wait for it forever.
         let _ = self

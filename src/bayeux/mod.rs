@@ -350,7 +350,7 @@ impl Bayeux {
         request: &Message,
         session: Option<&ServerSession>,
     ) {
-        self.pace(&mut reply, false);
+        self.pace(&mut reply);
         self.count_limit(&reply);
         if self.hooks.extensions.reply(&mut reply, request, session) {
             processed.response.push(reply);

@@ -183,9 +183,9 @@ pub struct ConfigFile {
     pub max_handshake_rate: Option<u32>,
     /// Bind each session to its browser's cookie.
     pub bind_sessions: Option<bool>,
-    /// Session starts per second past which clients are spread out (0: never).
+    /// Handshakes per second past which returning clients are spread out (0: never).
     pub handshake_surge: Option<u32>,
-    /// Over how long a storm's clients are spread, in ms.
+    /// The longest a storm's client is told to wait, in ms.
     pub surge_spread: Option<u64>,
     /// Connection types to offer.
     pub transports: Option<Vec<super::ConnectionType>>,

@@ -84,10 +84,10 @@ pub struct Config {
     pub max_handshake_rate: u32,
     /// Binds each session to the browser cookie of its handshake (BIND-1).
     pub bind_sessions: bool,
-    /// Session starts per second past which clients are told to come back spread out,
-    /// 0 for never (STORM-1).
+    /// Handshakes per second past which clients sent back to the handshake are told to
+    /// come back spread out, 0 for never (STORM-1).
     pub handshake_surge: u32,
-    /// Over how long a storm's clients are spread (STORM-1).
+    /// The longest a storm's client is told to wait (STORM-1).
     pub surge_spread: Duration,
     /// Accept publishes without a session (PUB-1), as Faye does.
     pub anonymous_publish: bool,
@@ -185,7 +185,7 @@ impl Default for Config {
             max_subscriptions: 1_000,
             max_sessions: 50_000,
             max_handshake_rate: 100,
-            handshake_surge: 1_000,
+            handshake_surge: 2_000,
             bind_sessions: true,
             surge_spread: Duration::from_secs(5),
             anonymous_publish: false,

@@ -28,7 +28,7 @@ export const ATTACKS = {
     run: stalledReaders,
   },
   'subscription-flood': { what: 'one session subscribing to 100,000 channels, 1,000 per request', run: subscriptionFlood },
-  'publish-flood': { what: 'one session publishing batches of 1,000 (to a channel nobody holds), 2 requests at a time', run: publishFlood },
+  'publish-flood': { what: 'one session publishing batches of 1,000 on the healthy channel, 2 requests at a time', run: publishFlood },
   'big-bodies': { what: '5 MiB bodies (declared and chunked), 2 at a time', run: bigBodies },
   'handshake-flood': { what: 'handshakes (one per request, as herald requires), 32 requests at a time', run: handshakeFlood },
 };
@@ -336,7 +336,7 @@ async function publishFlood(target) {
   const worker = async () => {
     while (batches < 5_000 && target.left() > 0) {
       batches += 1;
-      await target.bayeux(Array.from({ length: 1_000 }, (_, i) => ({ channel: '/hostile/flood', clientId, data: { i } })), tally);
+      await target.bayeux(Array.from({ length: 1_000 }, (_, i) => ({ channel: target.channel, clientId, data: { flood: i } })), tally);
     }
   };
   await Promise.all([worker(), worker()]);

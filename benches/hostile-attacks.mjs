@@ -135,15 +135,20 @@ function errorKind(error = '') {
  * `closedByServer` before the attack ended, `answered` (sent any bytes back).
  */
 async function openMany(target, n, opened = () => {}) {
-  const result = { sockets: [], failed: 0, closedByServer: 0, answered: 0, ended: false };
+  const result = { sockets: [], failed: 0, closedByServer: 0, answered: 0, ended: false, slowest: 0, overOneSecond: 0 };
   for (let started = 0; started < n && target.left() > 0; started += 250) {
     const wave = Array.from({ length: Math.min(250, n - started) }, () => {
       const socket = connect({ host: '127.0.0.1', port: target.port, localAddress: target.localAddress });
+      const asked = Date.now();
       return new Promise((resolve) => {
         let answered = false;
         let connected = false;
         socket.on('connect', () => {
           connected = true;
+          // A connect that takes a second or more had its SYN dropped and sent again.
+          const took = Date.now() - asked;
+          result.slowest = Math.max(result.slowest, took);
+          if (took >= 1_000) result.overOneSecond += 1;
           result.sockets.push(socket);
           opened(socket);
           resolve();
@@ -173,7 +178,8 @@ function closeMany(result) {
   result.ended = true;
   for (const socket of result.sockets) socket.destroy();
   const failed = result.failed ? ` (${thousands(result.failed)} failed to open)` : '';
-  return `${thousands(result.sockets.length)} opened${failed}; herald closed ${thousands(result.closedByServer)} and answered ${thousands(result.answered)} before the end`;
+  const slow = `slowest connect ${thousands(result.slowest)} ms, ${thousands(result.overOneSecond)} took ≥ 1 s`;
+  return `${thousands(result.sockets.length)} opened${failed} (${slow}); herald closed ${thousands(result.closedByServer)} and answered ${thousands(result.answered)} before the end`;
 }
 
 async function slowloris(target) {
@@ -241,8 +247,8 @@ async function pingFlood(target) {
   let closedByServer = 0;
   let pings = 0;
   let refused = 0;
-  // At most 3,000 sockets of at most 20,000 pings each.
-  while (sockets < 3_000 && target.left() > 0) {
+  // At most 15,000 sockets of at most 20,000 pings each.
+  while (sockets < 15_000 && target.left() > 0) {
     let client;
     try {
       client = await openRaw(target.url.href);
@@ -314,9 +320,9 @@ async function stalledReaders(target) {
 async function subscriptionFlood(target) {
   let clientId = await target.handshake();
   const tally = new Tally();
-  // At most 20 passes over the 100,000 channels (the session holds at most its limit; a
+  // At most 40 passes over the 100,000 channels (the session holds at most its limit; a
   // channel it already holds is accepted again).
-  for (let pass = 0; pass < 20 && target.left() > 0; pass++) {
+  for (let pass = 0; pass < 40 && target.left() > 0; pass++) {
     for (let first = 0; first < 100_000 && target.left() > 0; first += 1_000) {
       const messages = Array.from({ length: 1_000 }, (_, i) => ({ channel: '/meta/subscribe', clientId, subscription: `/hostile/sub/${first + i}` }));
       const replies = await target.bayeux(messages, tally);
@@ -348,9 +354,9 @@ async function bigBodies(target) {
   const body = Buffer.alloc(5 * 1024 * 1024, 0x20);
   const tally = new Tally();
   let sent = 0;
-  // Two in flight; at most 2,000 bodies (10 GiB).
+  // Two in flight; at most 10,000 bodies (50 GiB).
   const worker = async () => {
-    while (sent < 2_000 && target.left() > 0) {
+    while (sent < 10_000 && target.left() > 0) {
       sent += 1;
       const { status, text } = await target.post(body, { chunked: sent % 2 === 0 });
       tally.count(status ? `HTTP ${status}` : text);

@@ -18,8 +18,6 @@ use crate::bayeux::{self, AckState, Parsed, ReplyKind};
 use crate::soak_wire::{self as wire, Conn, Kind};
 use crate::soak_worker::{Ctx, Rng};
 
-const REQUEST_LIMIT: Duration = Duration::from_secs(30);
-
 /// How a stretch on one connection ended.
 enum Outcome {
     Leave,
@@ -83,9 +81,9 @@ impl Session {
     }
 
     async fn exchange(&mut self, ctx: &Ctx, conn: &mut Conn, body: String) -> Result<Parsed> {
-        let kind = self.http_kind();
+        let (kind, limit) = (self.http_kind(), self.limit());
         let bytes = conn
-            .exchange(&ctx.target, kind, body, &mut self.cookie, REQUEST_LIMIT)
+            .exchange(&ctx.target, kind, body, &mut self.cookie, limit)
             .await?;
         let p = bayeux::parse(&bytes)?;
         if self.take_in(ctx, &p) {
@@ -259,7 +257,12 @@ impl Session {
         let mut mode = ctx.mode.clone();
         let mut churn: Option<Instant> = None;
         let mut buf = Vec::new();
-        let heartbeat = Duration::from_millis(self.timeout_ms.clamp(1_000, 25_000));
+        // With acknowledged delivery the connects carry the messages (ACK-1), so each reply
+        // is answered by the next connect, as a long-polling client does.
+        let heartbeat = match self.ack.granted() {
+            true => Duration::ZERO,
+            false => Duration::from_millis(self.timeout_ms.clamp(1_000, 25_000)),
+        };
         let mut beat_at = Instant::now() + heartbeat;
         loop {
             churn = churn.or_else(|| ctx.churn_at(rng));
@@ -267,12 +270,12 @@ impl Session {
                 _ = crate::soak_worker::leaving(&mut mode) => return Outcome::Leave,
                 _ = sleep_until(churn.unwrap_or_else(far).into()) => return Outcome::Churn,
                 _ = sleep_until(beat_at.into()) => {
-                    beat_at = Instant::now() + heartbeat;
                     let id = self.id();
                     let b = wire::connect(&self.cid, Kind::EventSource, id, false, self.ack.outgoing());
                     if let Err(e) = self.exchange(ctx, &mut post, b).await {
                         return Outcome::Broken(e);
                     }
+                    beat_at = Instant::now() + heartbeat;
                     continue;
                 }
                 f = body.frame() => f,
@@ -398,6 +401,10 @@ pub async fn subscriber(ctx: Arc<Ctx>, class: Kind, channel: usize, seed: u64) {
                 Outcome::Broken(e) => {
                     ctx.error(s.kind, "connection", &e);
                     s.conn = None;
+                    if ctx.mode.borrow().leaving() {
+                        s.disconnect(&ctx).await;
+                        return;
+                    }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Outcome::Gone => {

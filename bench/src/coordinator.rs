@@ -253,6 +253,19 @@ pub async fn spawn_self(
     Ok((child, stdin, stdout))
 }
 
+/// Waits for workers told to stop, killing any that have not exited within 3 s, so that a
+/// hung worker cannot keep a run from ending.
+pub async fn reap(children: &mut [Child]) {
+    for c in children {
+        if tokio::time::timeout(Duration::from_secs(3), c.wait())
+            .await
+            .is_err()
+        {
+            let _ = c.start_kill();
+        }
+    }
+}
+
 struct Workers {
     children: Vec<Child>,
     stdins: Vec<ChildStdin>,
@@ -329,14 +342,7 @@ impl Workers {
 
     async fn stop(mut self) {
         let _ = self.send_all(&Command::Stop).await;
-        for c in &mut self.children {
-            if tokio::time::timeout(Duration::from_secs(3), c.wait())
-                .await
-                .is_err()
-            {
-                let _ = c.start_kill();
-            }
-        }
+        reap(&mut self.children).await;
     }
 }
 

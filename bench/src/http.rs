@@ -12,6 +12,7 @@ use hyper::client::conn::http1;
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use crate::target::{tcp_connect, Target};
 
@@ -22,6 +23,18 @@ pub struct Reply {
 }
 
 /// An open HTTP/1.1 connection.
+/// Starts HTTP/1.1 on `stream`, its I/O driven by a task of its own that ends with it.
+pub async fn http1_sender(stream: TcpStream) -> Result<http1::SendRequest<Full<Bytes>>> {
+    let (sender, conn) = http1::Builder::new()
+        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .context("HTTP/1.1 handshake")?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 pub struct HttpConn {
     sender: http1::SendRequest<Full<Bytes>>,
     last_used: Instant,
@@ -33,15 +46,8 @@ impl HttpConn {
     /// Connects from `src` and starts the connection's I/O task.
     pub async fn open(target: &Target, src: Ipv4Addr) -> Result<HttpConn> {
         let stream = tcp_connect(src, target.addr).await?;
-        let (sender, conn) = http1::Builder::new()
-            .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-            .await
-            .context("HTTP/1.1 handshake")?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         Ok(HttpConn {
-            sender,
+            sender: http1_sender(stream).await?,
             last_used: Instant::now(),
             forwarded_for: None,
         })

@@ -13,13 +13,13 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper::header::{ACCEPT, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::http::http1_sender;
 use crate::target::Target;
 
 /// The connection types a soak client may use: `connectionType` names herald knows.
@@ -103,14 +103,9 @@ pub struct Conn {
 impl Conn {
     pub async fn open(target: &Target, src: Ipv4Addr) -> Result<Conn> {
         let stream = tcp(src, target.addr).await?;
-        let (sender, conn) = http1::Builder::new()
-            .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-            .await
-            .context("HTTP/1.1 handshake")?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(Conn { sender })
+        Ok(Conn {
+            sender: http1_sender(stream).await?,
+        })
     }
 
     pub fn is_closed(&self) -> bool {

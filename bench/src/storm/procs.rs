@@ -9,7 +9,7 @@ use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 use super::worker::{Command, Event, Plan};
-use crate::coordinator::spawn_self;
+use crate::coordinator::{reap, spawn_self};
 use crate::procfs;
 
 /// The running workers, in plan order.
@@ -90,14 +90,7 @@ impl Procs {
 
     pub async fn stop(mut self) {
         let _ = self.send_all(&Command::Stop).await;
-        for c in &mut self.children {
-            if tokio::time::timeout(Duration::from_secs(3), c.wait())
-                .await
-                .is_err()
-            {
-                let _ = c.start_kill();
-            }
-        }
+        reap(&mut self.children).await;
     }
 }
 
